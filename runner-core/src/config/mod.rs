@@ -1,0 +1,1 @@
+//! `dlt.yml` project configuration.

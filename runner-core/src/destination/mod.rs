@@ -1,0 +1,1 @@
+//! Destinations as the engine sees them: linked in or loaded from plugins.

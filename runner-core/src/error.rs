@@ -1,0 +1,140 @@
+//! Errors of the engine, each with the ids a user needs and a category that
+//! retry logic reads.
+
+use std::path::PathBuf;
+
+pub use plugin_sdk::ErrorCategory;
+use plugin_sdk::PluginError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The pipeline step an error happened in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    Sync,
+    Extract,
+    Normalize,
+    Load,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Sync => "sync",
+            Step::Extract => "extract",
+            Step::Normalize => "normalize",
+            Step::Load => "load",
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An engine error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Invalid or missing configuration; the message says which key and how to fix it.
+    #[error("{message}")]
+    Config { message: String },
+
+    /// A file or folder operation failed.
+    #[error("{action} `{}` failed: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Input data that cannot be read or normalized.
+    #[error("invalid data in `{}`{}: {message}", path.display(), line.map(|l| format!(" at line {l}")).unwrap_or_default())]
+    InvalidData {
+        path: PathBuf,
+        line: Option<u64>,
+        message: String,
+    },
+
+    /// A value or row that the normalizer rejects (for example a variant of a variant).
+    #[error("cannot normalize table `{table}`: {message}")]
+    Normalize { table: String, message: String },
+
+    /// A load package on disk is not in the expected shape.
+    #[error("load package `{load_id}` is damaged: {message}")]
+    Package { load_id: String, message: String },
+
+    /// A plugin library could not be found or loaded.
+    #[error(transparent)]
+    Plugin(#[from] crate::plugins::PluginLoadError),
+
+    /// A destination reported an error while loading a package.
+    #[error("destination `{destination}` failed to load package `{load_id}` of pipeline `{pipeline}`: {source}")]
+    Destination {
+        pipeline: String,
+        destination: String,
+        load_id: String,
+        #[source]
+        source: PluginError,
+    },
+
+    /// A destination reported an error outside of a package load.
+    #[error("destination `{destination}` failed to {action}: {source}")]
+    DestinationCall {
+        destination: String,
+        action: &'static str,
+        #[source]
+        source: PluginError,
+    },
+
+    /// An error while writing or reading Parquet or Arrow data.
+    #[error("{action} failed for `{}`: {message}", path.display())]
+    Arrow {
+        action: &'static str,
+        path: PathBuf,
+        message: String,
+    },
+
+    /// Any other failure that is a bug in the runner.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn config(message: impl Into<String>) -> Self {
+        Error::Config { message: message.into() }
+    }
+
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Returns whose fault the error is; see [`ErrorCategory`].
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            Error::Config { .. } => ErrorCategory::Config,
+            Error::Io { source, .. } => io_category(source),
+            Error::InvalidData { .. } | Error::Normalize { .. } => ErrorCategory::Terminal,
+            Error::Package { .. } => ErrorCategory::Terminal,
+            Error::Plugin(_) => ErrorCategory::Config,
+            Error::Destination { source, .. } | Error::DestinationCall { source, .. } => source.category,
+            Error::Arrow { .. } => ErrorCategory::Terminal,
+            Error::Internal(_) => ErrorCategory::Internal,
+        }
+    }
+}
+
+fn io_category(error: &std::io::Error) -> ErrorCategory {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::NotFound | ErrorKind::PermissionDenied | ErrorKind::InvalidInput => ErrorCategory::Config,
+        ErrorKind::InvalidData | ErrorKind::UnexpectedEof => ErrorCategory::Terminal,
+        _ => ErrorCategory::Transient,
+    }
+}

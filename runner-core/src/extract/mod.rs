@@ -1,0 +1,1 @@
+//! The extract step: resources into load packages.

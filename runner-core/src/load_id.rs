@@ -1,0 +1,1 @@
+//! Load ids: Unix time in seconds, rendered as dlt renders them.

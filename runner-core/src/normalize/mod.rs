@@ -1,0 +1,1 @@
+//! The normalize step: rows into relational tables and Parquet files.

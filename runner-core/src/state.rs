@@ -1,0 +1,1 @@
+//! Pipeline state: `state.json`, its hash and its compressed form.

@@ -1,0 +1,1 @@
+//! The working directory and its load packages.

@@ -1,0 +1,1 @@
+//! dlt typed JSON: non-JSON values as strings with a Private Use Area prefix.
