@@ -129,7 +129,9 @@ pub fn ffi_open<F: DestinationFactory>(
 macro_rules! export_destination_plugin {
     ($factory:ty) => {
         #[doc(hidden)]
+        #[allow(unused_imports)]
         pub mod __runner_destination_plugin {
+            use super::*;
             use $crate::reexports::abi_stable;
             use abi_stable::prefix_type::PrefixTypeTrait;
             use abi_stable::std_types::{RResult, RStr, RString};

@@ -105,7 +105,9 @@ pub fn ffi_new_policy<F: RetryPolicyFactory>(
 macro_rules! export_retry_policy_plugin {
     ($factory:ty) => {
         #[doc(hidden)]
+        #[allow(unused_imports)]
         pub mod __runner_retry_policy_plugin {
+            use super::*;
             use $crate::reexports::abi_stable;
             use abi_stable::prefix_type::PrefixTypeTrait;
             use abi_stable::std_types::{RResult, RStr, RString, RVec};

@@ -132,7 +132,9 @@ pub fn ffi_open<F: SourceFactory>(config: RStr<'_>, host: HostServices) -> RResu
 macro_rules! export_source_plugin {
     ($factory:ty) => {
         #[doc(hidden)]
+        #[allow(unused_imports)]
         pub mod __runner_source_plugin {
+            use super::*;
             use $crate::reexports::abi_stable;
             use abi_stable::prefix_type::PrefixTypeTrait;
             use abi_stable::std_types::{RResult, RStr, RString};

@@ -1,1 +1,70 @@
-fn main() {}
+//! `dlt`: runs the pipelines of a `dlt.yml` project.
+
+mod exit;
+mod logging;
+mod progress;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use exit::EXIT_CODES_HELP;
+
+/// Runs the pipelines of a dlt.yml project: extract, normalize and load into
+/// a destination such as DuckDB.
+#[derive(Debug, Parser)]
+#[command(name = "dlt", version, about, after_long_help = EXIT_CODES_HELP)]
+struct Cli {
+    /// Project folder containing dlt.yml (or the dlt.yml file itself).
+    /// Defaults to the current directory.
+    #[arg(long, global = true, value_name = "PATH", env = "DLT_PROJECT_DIR")]
+    project: Option<PathBuf>,
+
+    /// Log more: -v for debug, -vv for trace. RUST_LOG overrides this.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    /// Log only errors and print no summary.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with one pipeline of the project.
+    Pipeline {
+        /// Name of the pipeline in dlt.yml.
+        name: String,
+
+        #[command(subcommand)]
+        action: PipelineAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PipelineAction {
+    /// Load packages left pending by earlier runs, then extract, normalize and
+    /// load the pipeline's source.
+    Run(run::RunArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.verbose, cli.quiet);
+
+    let outcome = match &cli.command {
+        Command::Pipeline { name, action } => match action {
+            PipelineAction::Run(args) => run::run(cli.project.as_deref(), name, args, cli.quiet),
+        },
+    };
+
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => exit::report(&error),
+    }
+}

@@ -71,7 +71,7 @@ pub enum Error {
     Plugin(#[from] crate::plugins::PluginLoadError),
 
     /// A destination reported an error while loading a package.
-    #[error("destination `{destination}` failed to load package `{load_id}` of pipeline `{pipeline}`: {source}")]
+    #[error("destination `{destination}` failed to load package `{load_id}`: {source}")]
     Destination {
         pipeline: String,
         destination: String,
@@ -95,6 +95,15 @@ pub enum Error {
         action: &'static str,
         path: PathBuf,
         message: String,
+    },
+
+    /// A failure inside one step of a pipeline.
+    #[error("{step} step of pipeline `{pipeline}` failed: {source}")]
+    InStep {
+        step: Step,
+        pipeline: String,
+        #[source]
+        source: Box<Error>,
     },
 
     /// Any other failure that is a bug in the runner.
@@ -125,7 +134,29 @@ impl Error {
             Error::Plugin(_) => ErrorCategory::Config,
             Error::Destination { source, .. } | Error::DestinationCall { source, .. } => source.category,
             Error::Arrow { .. } => ErrorCategory::Terminal,
+            Error::InStep { source, .. } => source.category(),
             Error::Internal(_) => ErrorCategory::Internal,
+        }
+    }
+
+    /// Returns the pipeline step the error happened in, when known.
+    pub fn step(&self) -> Option<Step> {
+        match self {
+            Error::InStep { step, .. } => Some(*step),
+            _ => None,
+        }
+    }
+
+    /// Wraps the error with the step and pipeline it happened in, unless it
+    /// already carries a step.
+    pub fn in_step(self, step: Step, pipeline: &str) -> Error {
+        match self {
+            Error::InStep { .. } => self,
+            other => Error::InStep {
+                step,
+                pipeline: pipeline.to_owned(),
+                source: Box::new(other),
+            },
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod naming;
 pub mod normalize;
 pub mod pipeline;
 pub mod plugins;
+pub mod project;
 pub mod schema;
 pub mod state;
 pub mod storage;

@@ -1,1 +1,205 @@
-//! Load ids: Unix time in seconds, rendered as dlt renders them.
+//! Load ids, job file ids and row ids (`_dlt_id`) in dlt 1.31's formats.
+//!
+//! A load id is the Unix time in seconds as Python's `str(float)` renders it,
+//! for example `1796413222.43807`. dlt processes packages in ascending string
+//! order of load id and picks the newest state by the largest load id, so each
+//! new id must be strictly greater than the previous one.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use rand::RngCore;
+use sha3::Shake128;
+use sha3::digest::{ExtendableOutput, Update, XofReader};
+
+/// Number of bytes in a row id (`_dlt_id`): 14 base64 characters.
+const ROW_ID_BYTES: usize = 10;
+
+/// Number of random bytes in a job file id: 10 hex characters.
+const FILE_ID_BYTES: usize = 5;
+
+/// Creates a load id from the current time, strictly greater than `previous`
+/// when one is given.
+///
+/// When the clock has not moved past `previous` (same tick, or a clock set
+/// back), the id is `previous` nudged to the next representable `f64`, as
+/// dlt's `increasing_precise_time` does. A `previous` that is not a number is
+/// ignored.
+pub fn new_load_id(previous: Option<&str>) -> String {
+    let now = unix_time_seconds();
+    let previous = previous.and_then(|text| text.trim().parse::<f64>().ok());
+
+    let seconds = match previous {
+        Some(last) if now <= last => next_up(last),
+        _ => now,
+    };
+    format_python_float(seconds)
+}
+
+/// Renders `value` as Python's `str(float)` does for values in the range of
+/// Unix timestamps: the shortest text that round-trips, always with a
+/// fractional part (`1796413222.0`, not `1796413222`).
+// NOTE: Python switches to exponent notation at 1e16 and below 1e-4. Load ids
+// stay far inside that range, so that branch is not implemented.
+pub fn format_python_float(value: f64) -> String {
+    let mut text = format!("{value}");
+    if value.is_finite() && !text.contains('.') {
+        text.push_str(".0");
+    }
+    text
+}
+
+/// Creates a job file id: 10 lowercase hex characters from 5 random bytes.
+pub fn new_file_id() -> String {
+    let mut bytes = [0u8; FILE_ID_BYTES];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Creates a random root row id: 10 random bytes in standard base64 without
+/// padding (14 characters that may include `+` and `/`).
+pub fn new_row_id() -> String {
+    let mut bytes = [0u8; ROW_ID_BYTES];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    STANDARD_NO_PAD.encode(bytes)
+}
+
+/// Computes the deterministic `_dlt_id` of a nested row: SHAKE-128 over
+/// `"<parent_id>_<table>_<index>"`, 10 bytes, base64 without padding.
+pub fn nested_row_id(parent_id: &str, table: &str, index: usize) -> String {
+    shake_base64(
+        format!("{parent_id}_{table}_{index}").as_bytes(),
+        ROW_ID_BYTES,
+    )
+}
+
+/// Computes the root `_dlt_id` used by the `upsert`, `insert-only` and `cdc`
+/// merge strategies: SHAKE-128 over `key_json`, 10 bytes, base64 without
+/// padding.
+///
+/// `key_json` must be the compact JSON of `{key column: value}` with sorted
+/// keys, as dlt writes it (`{"id":1}` gives `z5jIxXIbUnmbKw`).
+pub fn key_hash_row_id(key_json: &str) -> String {
+    shake_base64(key_json.as_bytes(), ROW_ID_BYTES)
+}
+
+fn shake_base64(input: &[u8], length: usize) -> String {
+    let mut hasher = Shake128::default();
+    hasher.update(input);
+    let mut digest = vec![0u8; length];
+    hasher.finalize_xof().read(&mut digest);
+    STANDARD.encode(digest).trim_end_matches('=').to_owned()
+}
+
+/// Returns the current Unix time in seconds, computed from nanoseconds as
+/// CPython's `time.time()` does (one division of the integer nanosecond count).
+fn unix_time_seconds() -> f64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    since_epoch.as_nanos() as f64 / 1e9
+}
+
+/// Returns the smallest `f64` greater than a finite, non-negative `value`
+/// (Python's `math.nextafter(value, math.inf)` for the timestamps used here).
+fn next_up(value: f64) -> f64 {
+    if value.is_nan() || value == f64::INFINITY {
+        return value;
+    }
+    if value == 0.0 {
+        return f64::from_bits(1);
+    }
+
+    let bits = value.to_bits();
+    let next_bits = if value > 0.0 { bits + 1 } else { bits - 1 };
+    f64::from_bits(next_bits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_float_integral() {
+        assert_eq!(format_python_float(1796413222.0), "1796413222.0");
+    }
+
+    #[test]
+    fn python_float_shortest() {
+        assert_eq!(format_python_float(1796413222.43807), "1796413222.43807");
+        assert_eq!(
+            format_python_float(1796413223.4008563),
+            "1796413223.4008563"
+        );
+    }
+
+    #[test]
+    fn load_id_has_fraction() {
+        let id = new_load_id(None);
+        assert!(id.contains('.'), "load id {id} has no fractional part");
+        assert!(id.parse::<f64>().is_ok(), "load id {id} is not a number");
+    }
+
+    #[test]
+    fn load_id_after_future_previous() {
+        // A previous id far in the future forces the nudge to the next f64.
+        let previous = "4102444800.5";
+        let next = new_load_id(Some(previous));
+        assert_eq!(next, "4102444800.5000005");
+        assert!(next.as_str() > previous);
+    }
+
+    #[test]
+    fn load_id_increases_in_loop() {
+        let mut previous = new_load_id(None);
+        for _ in 0..1000 {
+            let next = new_load_id(Some(&previous));
+            assert!(
+                next.parse::<f64>().unwrap() > previous.parse::<f64>().unwrap(),
+                "{next} <= {previous}"
+            );
+            previous = next;
+        }
+    }
+
+    #[test]
+    fn next_up_is_adjacent() {
+        assert_eq!(next_up(1.0), 1.0000000000000002);
+    }
+
+    #[test]
+    fn file_id_shape() {
+        let id = new_file_id();
+        assert_eq!(id.len(), 10);
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+            "{id}"
+        );
+    }
+
+    #[test]
+    fn row_id_shape() {
+        let id = new_row_id();
+        assert_eq!(id.len(), 14);
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/'),
+            "{id}"
+        );
+    }
+
+    #[test]
+    fn nested_row_id_matches_dlt() {
+        assert_eq!(
+            nested_row_id("L78eLfZY52D5FQ", "users__tags", 0),
+            "M0RMfDthx0Z6yw"
+        );
+    }
+
+    #[test]
+    fn key_hash_matches_dlt() {
+        assert_eq!(key_hash_row_id(r#"{"id":1}"#), "z5jIxXIbUnmbKw");
+    }
+}

@@ -1,1 +1,20 @@
 //! The extract step: resources into load packages.
+//!
+//! A [`Source`] is a named group of [`Resource`]s; each resource produces
+//! rows (`serde_json::Value`) or Arrow record batches for one root table.
+//! Extraction writes them, unchanged, into a new load package: rows as dlt
+//! typed JSON Lines, batches as Parquet. Both are streamed, so memory does not
+//! grow with the input.
+
+pub mod files;
+mod resource;
+mod writer;
+
+pub use resource::{ItemProducer, Resource, ResourceOutput, Source, WriteDisposition};
+pub(crate) use writer::{ExtractedTable, PackageWriter};
+
+/// Writes one row through a package writer outside of any resource.
+pub(crate) fn push_row_to(writer: &mut PackageWriter<'_>, row: serde_json::Value) -> crate::Result<()> {
+    use resource::ItemSink as _;
+    writer.push_row(row)
+}

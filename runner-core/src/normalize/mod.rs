@@ -1,1 +1,171 @@
 //! The normalize step: rows into relational tables and Parquet files.
+//!
+//! [`Normalizer`] reproduces dlt 1.31's relational normalizer and type
+//! inference (tables, columns, types, variant columns and row ids), but
+//! writes columnar Parquet job files per table and keeps at most
+//! `batch_rows` rows per table plus one Parquet row group in memory.
+
+mod arrow_input;
+mod buffer;
+mod infer;
+mod relational;
+mod rows;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+
+use crate::schema::{Schema, Table};
+use writer::{OutputLimits, TableOutput};
+
+/// Rows buffered per table before a record batch is written, by default.
+pub const DEFAULT_BATCH_ROWS: usize = 16_384;
+
+/// Settings of one normalize run over one load package.
+#[derive(Debug, Clone)]
+pub struct NormalizeOptions {
+    /// Load id stored in `_dlt_load_id` of root rows.
+    pub load_id: String,
+    /// The package's `new_jobs` folder, where job files are written.
+    pub jobs_dir: PathBuf,
+    /// Rows buffered per table before a record batch is flushed.
+    pub batch_rows: usize,
+    /// Nesting budget for tables without an `x-normalizer.max_nesting` hint;
+    /// `None` means dlt's default of 1000.
+    pub max_nesting: Option<u32>,
+    /// Rows per job file before the writer rotates to a new file.
+    pub file_max_rows: Option<u64>,
+}
+
+/// One Parquet job file written by the normalizer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFile {
+    pub table_name: String,
+    pub path: PathBuf,
+    /// `<table>.<file_id>.0.parquet`
+    pub file_name: String,
+    pub row_count: u64,
+}
+
+/// What a normalize run produced.
+#[derive(Debug, Clone)]
+pub struct NormalizeOutput {
+    pub jobs: Vec<JobFile>,
+    pub rows_per_table: IndexMap<String, u64>,
+    /// Per table, the table with only the columns this run added (all
+    /// columns for new tables), as dlt writes `schema_updates.json`.
+    pub schema_updates: IndexMap<String, Table>,
+}
+
+/// Per-root-table settings resolved once from the schema.
+#[derive(Debug, Clone)]
+pub(crate) struct RootContext {
+    /// Nesting budget; at 0 objects and lists stay inline as `json`.
+    pub max_nesting: i64,
+    /// Root columns copied into every nested row, as (from, to) names.
+    pub propagation: Vec<(String, String)>,
+    /// Primary key columns whose values hash into the root `_dlt_id`, for
+    /// the upsert, insert-only and cdc merge strategies.
+    pub key_hash_columns: Option<Vec<String>>,
+}
+
+/// Normalizes rows and Arrow batches of one load package into Parquet job
+/// files, evolving `schema` as dlt does.
+pub struct Normalizer<'a> {
+    schema: &'a mut Schema,
+    options: NormalizeOptions,
+    outputs: IndexMap<String, TableOutput>,
+    /// Names of the columns added per table, in the order they were added.
+    added_columns: IndexMap<String, Vec<String>>,
+    /// Normalized names of raw keys; keys repeat across rows.
+    key_cache: HashMap<String, String>,
+    roots: HashMap<String, RootContext>,
+}
+
+impl<'a> Normalizer<'a> {
+    /// Creates a normalizer that writes into `options.jobs_dir`.
+    pub fn new(schema: &'a mut Schema, mut options: NormalizeOptions) -> Self {
+        if options.batch_rows == 0 {
+            options.batch_rows = DEFAULT_BATCH_ROWS;
+        }
+        Normalizer {
+            schema,
+            options,
+            outputs: IndexMap::new(),
+            added_columns: IndexMap::new(),
+            key_cache: HashMap::new(),
+            roots: HashMap::new(),
+        }
+    }
+
+    /// Normalizes one extracted item of `root_table`, which must already exist
+    /// in the schema with its normalized name.
+    pub fn push_row(&mut self, root_table: &str, row: serde_json::Value) -> crate::Result<()> {
+        self.normalize_item(root_table, &row)
+    }
+
+    /// Normalizes an Arrow record batch of `root_table` without converting it
+    /// to rows.
+    pub fn push_batch(&mut self, root_table: &str, batch: &arrow::record_batch::RecordBatch) -> crate::Result<()> {
+        self.normalize_batch(root_table, batch)
+    }
+
+    /// Flushes all buffers, closes all files and returns what was written.
+    pub fn finish(self) -> crate::Result<NormalizeOutput> {
+        let mut jobs = Vec::new();
+        let mut rows_per_table = IndexMap::new();
+        for (table_name, output) in self.outputs {
+            rows_per_table.insert(table_name, output.rows);
+            jobs.extend(output.finish()?);
+        }
+
+        let mut schema_updates = IndexMap::new();
+        for (table_name, added) in &self.added_columns {
+            let Some(table) = self.schema.tables.get(table_name) else {
+                continue;
+            };
+            let mut partial = table.clone();
+            partial.columns.retain(|name, _| added.contains(name));
+            schema_updates.insert(table_name.clone(), partial);
+        }
+
+        Ok(NormalizeOutput {
+            jobs,
+            rows_per_table,
+            schema_updates,
+        })
+    }
+
+    fn limits(&self) -> OutputLimits {
+        OutputLimits {
+            batch_rows: self.options.batch_rows,
+            file_max_rows: self.options.file_max_rows.filter(|max| *max > 0),
+        }
+    }
+
+    /// Returns the output of `table_name`, creating it and marking the table
+    /// as having seen data on first use.
+    fn output_for(&mut self, table_name: &str) -> &mut TableOutput {
+        if !self.outputs.contains_key(table_name) {
+            if let Some(table) = self.schema.tables.get_mut(table_name) {
+                table.mark_seen_data();
+            }
+            let output = TableOutput::new(table_name, &self.options.jobs_dir, self.limits());
+            self.outputs.insert(table_name.to_owned(), output);
+        }
+        &mut self.outputs[table_name]
+    }
+
+    /// Records a column added to the schema by this run.
+    fn record_added_column(&mut self, table_name: &str, column_name: &str) {
+        self.added_columns
+            .entry(table_name.to_owned())
+            .or_default()
+            .push(column_name.to_owned());
+    }
+}

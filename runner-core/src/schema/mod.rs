@@ -9,16 +9,20 @@
 
 mod data_type;
 mod dlt_tables;
+mod document;
 mod hash;
+pub mod json_text;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use data_type::DataType;
-// pub use dlt_tables::{
-//     LOADS_TABLE, PIPELINE_STATE_TABLE, VERSION_TABLE, loads_table, pipeline_state_table, version_table,
-// };
+pub use dlt_tables::{
+    DLT_PREFIX, LOADS_TABLE, PIPELINE_STATE_TABLE, VERSION_TABLE, default_normalizers,
+    default_settings, loads_table, pipeline_state_table, version_table,
+};
+pub use hash::document_hash;
 
 /// The schema engine version this crate reads and writes.
 pub const ENGINE_VERSION: u64 = 11;
@@ -103,6 +107,13 @@ pub struct Column {
     /// Other column keys (`partition`, `x-*`, ...), kept verbatim.
     #[serde(flatten)]
     pub extra: IndexMap<String, Value>,
+    /// True when the stored document had no `nullable` key, as dlt writes
+    /// columns declared only by resource hints. Such a column is written
+    /// back without the key while `nullable` stays true, so its hash is
+    /// unchanged. Only [`Schema::from_json`] and the `to_*_json` methods
+    /// read and set it, plain serde ignores it.
+    #[serde(skip)]
+    pub nullable_omitted: bool,
 }
 
 fn default_nullable() -> bool {
@@ -129,6 +140,7 @@ impl Column {
             variant: None,
             incremental: None,
             extra: IndexMap::new(),
+            nullable_omitted: false,
         }
     }
 

@@ -1,0 +1,131 @@
+//! Opening the database file and reading its catalog.
+
+use std::path::Path;
+
+use duckdb::{Connection, Params, params};
+use plugin_sdk::PluginError;
+
+use crate::error::{database_error, open_error};
+use crate::sql::TypeOptions;
+
+/// Opens a read-write connection to the database file, creating the file if
+/// it does not exist.
+///
+/// Returns a `Config` error when the file's folder does not exist or the path
+/// is a folder, and a `Transient` error when another process has the file open.
+pub(crate) fn connect(database: &Path) -> Result<Connection, PluginError> {
+    check_database_path(database)?;
+
+    tracing::debug!(database = %database.display(), "opening DuckDB database");
+    let connection = Connection::open(database).map_err(|error| open_error(&error, database))?;
+
+    // dlt sets the session time zone to UTC on every DuckDB connection, so
+    // TIMESTAMPTZ values cast to text or to TIMESTAMP are read in UTC. Builds
+    // without the ICU extension (the `bundled` feature) reject the setting,
+    // but they always render TIMESTAMPTZ in UTC anyway.
+    if let Err(error) = connection.execute_batch("SET TimeZone = 'UTC'") {
+        tracing::debug!(%error, "DuckDB build cannot set the session time zone, so it uses UTC as builds without ICU do");
+    }
+
+    Ok(connection)
+}
+
+fn check_database_path(database: &Path) -> Result<(), PluginError> {
+    if database.is_dir() {
+        return Err(PluginError::config(format!(
+            "DuckDB database path {} is a folder. Set `credentials` to a file path",
+            database.display()
+        )));
+    }
+
+    let folder = match database.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(PluginError::config(format!(
+            "folder {} of DuckDB database {} not found. Create it or change `credentials`",
+            folder.display(),
+            database.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Returns the type options of the connected DuckDB build.
+pub(crate) fn type_options(connection: &Connection) -> Result<TypeOptions, PluginError> {
+    let json_types: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM duckdb_types() WHERE type_name = 'JSON'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|error| {
+            database_error(&error, "failed to list the data types of the DuckDB build")
+        })?;
+    Ok(TypeOptions {
+        json_type: json_types > 0,
+    })
+}
+
+/// Returns whether table `table` exists in schema `dataset` of the open
+/// database.
+///
+/// Names compare case-insensitively, as DuckDB resolves identifiers.
+pub(crate) fn table_exists(
+    connection: &Connection,
+    dataset: &str,
+    table: &str,
+) -> Result<bool, PluginError> {
+    let count: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM information_schema.tables \
+             WHERE table_catalog = current_database() AND lower(table_schema) = lower(?) AND lower(table_name) = lower(?)",
+            params![dataset, table],
+            |row| row.get(0),
+        )
+        .map_err(|error| database_error(&error, format!("failed to look up table \"{dataset}\".\"{table}\"")))?;
+    Ok(count > 0)
+}
+
+/// Returns the column names of table `dataset.table` in their stored order,
+/// or `None` when the table does not exist.
+pub(crate) fn table_columns(
+    connection: &Connection,
+    dataset: &str,
+    table: &str,
+) -> Result<Option<Vec<String>>, PluginError> {
+    if !table_exists(connection, dataset, table)? {
+        return Ok(None);
+    }
+
+    let context = || format!("failed to read the columns of table \"{dataset}\".\"{table}\"");
+    let mut statement = connection
+        .prepare(
+            "SELECT column_name FROM information_schema.columns \
+             WHERE table_catalog = current_database() AND lower(table_schema) = lower(?) AND lower(table_name) = lower(?) \
+             ORDER BY ordinal_position",
+        )
+        .map_err(|error| database_error(&error, context()))?;
+    let names = statement
+        .query_map(params![dataset, table], |row| row.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(|error| database_error(&error, context()))?;
+    Ok(Some(names))
+}
+
+/// Executes one statement and returns the number of rows it changed.
+///
+/// The statement text is logged at debug level. It contains identifiers and
+/// file paths but never data values, which are bound as `parameters`.
+pub(crate) fn execute<P: Params>(
+    connection: &Connection,
+    sql: &str,
+    parameters: P,
+    context: impl FnOnce() -> String,
+) -> Result<usize, PluginError> {
+    tracing::debug!(sql, "executing statement");
+    connection
+        .execute(sql, parameters)
+        .map_err(|error| database_error(&error, context()))
+}

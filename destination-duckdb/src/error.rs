@@ -1,0 +1,135 @@
+//! Mapping of DuckDB errors to plugin error categories.
+//!
+//! The C API reports most failures with one generic code, so the category is
+//! read from the message, which DuckDB starts with its error type, for example
+//! `Conversion Error: ...` or `IO Error: ...`.
+
+use std::path::Path;
+
+use plugin_sdk::{ErrorCategory, PluginError};
+
+/// Message prefixes of DuckDB errors that may go away when retried.
+const TRANSIENT_PREFIXES: [&str; 5] = [
+    "IO Error",
+    "Out of Memory Error",
+    "TransactionContext Error",
+    "Interrupt Error",
+    "HTTP Error",
+];
+
+/// Returns true when `message` reports that another process has the database
+/// file open. DuckDB allows one read-write process per file.
+fn is_lock_conflict(message: &str) -> bool {
+    message.contains("Could not set lock on file") || message.contains("Conflicting lock")
+}
+
+/// Returns the category of a DuckDB error.
+///
+/// Conversion, constraint, catalog and binder errors repeat with the same
+/// input, so they and every unrecognized error are `Terminal`.
+pub(crate) fn category_of(error: &duckdb::Error) -> ErrorCategory {
+    let duckdb::Error::DuckDBFailure(_, Some(message)) = error else {
+        return ErrorCategory::Terminal;
+    };
+    if is_lock_conflict(message)
+        || TRANSIENT_PREFIXES
+            .iter()
+            .any(|prefix| message.starts_with(prefix))
+    {
+        ErrorCategory::Transient
+    } else {
+        ErrorCategory::Terminal
+    }
+}
+
+/// Returns DuckDB's message without the echo of the SQL text and caret that
+/// DuckDB appends after a blank line.
+fn short_message(error: &duckdb::Error) -> String {
+    let message = error.to_string();
+    match message.find("\n\nLINE ") {
+        Some(end) => message[..end].to_string(),
+        None => message,
+    }
+}
+
+/// Wraps a DuckDB error, with `context` saying what failed on which ids.
+pub(crate) fn database_error(error: &duckdb::Error, context: impl Into<String>) -> PluginError {
+    PluginError::new(category_of(error), context).with_cause(short_message(error))
+}
+
+/// Wraps an error from opening the database file at `database`.
+///
+/// A lock held by another process gets its own message, because DuckDB's
+/// wording (an IO error) sends users to check paths and credentials.
+pub(crate) fn open_error(error: &duckdb::Error, database: &Path) -> PluginError {
+    let message = short_message(error);
+    if is_lock_conflict(&message) {
+        return PluginError::transient(format!(
+            "DuckDB database {} is locked because another process has it open. DuckDB allows only one \
+             process to write a database file, so retry when that process has closed it",
+            database.display()
+        ))
+        .with_cause(message);
+    }
+    PluginError::new(
+        category_of(error),
+        format!("failed to open DuckDB database {}", database.display()),
+    )
+    .with_cause(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(message: &str) -> duckdb::Error {
+        duckdb::Error::DuckDBFailure(duckdb::ffi::Error::new(1), Some(message.to_string()))
+    }
+
+    #[test]
+    fn lock_is_transient() {
+        let error = failure(
+            "IO Error: Could not set lock on file \"/d/x.duckdb\": Conflicting lock is held in python (PID 7)",
+        );
+        let mapped = open_error(&error, Path::new("/d/x.duckdb"));
+        assert_eq!(mapped.category, ErrorCategory::Transient);
+        assert!(mapped.message().contains("locked"), "{mapped}");
+        assert!(mapped.message().contains("/d/x.duckdb"), "{mapped}");
+        assert!(mapped.message().contains("another process"), "{mapped}");
+    }
+
+    #[test]
+    fn data_errors_are_terminal() {
+        let messages = [
+            "Conversion Error: Type INT32 with value 1000 can't be cast",
+            "Constraint Error: NOT NULL constraint failed: n.a",
+            "Invalid Input Error: No magic bytes found at end of file",
+            "Catalog Error: Table with name nope does not exist!",
+        ];
+        for message in messages {
+            assert_eq!(
+                category_of(&failure(message)),
+                ErrorCategory::Terminal,
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn io_error_is_transient() {
+        assert_eq!(
+            category_of(&failure("IO Error: No space left on device")),
+            ErrorCategory::Transient
+        );
+    }
+
+    #[test]
+    fn sql_echo_removed() {
+        let error = failure("Conversion Error: bad value\n\nLINE 1: INSERT INTO t\n   ^");
+        let mapped = database_error(&error, "failed to load job t.1.parquet");
+        assert_eq!(
+            mapped.causes().collect::<Vec<_>>(),
+            ["Conversion Error: bad value"]
+        );
+    }
+}

@@ -1,0 +1,327 @@
+//! Loading one package in one transaction.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use duckdb::{Connection, params};
+use plugin_sdk::PluginError;
+use plugin_sdk::protocol::{LoadReport, LoadRequest, TableSpec};
+
+use crate::connection::{execute, table_columns, table_exists, type_options};
+use crate::dlt_tables::{LOADS_TABLE, VERSION_TABLE, loads_table, version_table};
+use crate::error::database_error;
+use crate::restore::load_committed;
+use crate::sql::{self, TypeOptions, qualified_table, quote_identifier, validate_identifier};
+
+/// The only job file format this destination reads.
+const PARQUET: &str = "parquet";
+
+/// Applies a load package atomically.
+///
+/// Schema migration, the `_dlt_version` row, truncation, every job and the
+/// `_dlt_loads` row run in one transaction. Any error rolls all of it back, so
+/// a failed `replace` keeps the table's old rows. A package whose load id is
+/// already in `_dlt_loads` is not applied again, and the report has
+/// `applied: false`.
+pub(crate) fn load_package(
+    connection: &mut Connection,
+    request: &LoadRequest,
+) -> Result<LoadReport, PluginError> {
+    validate_request(request)?;
+    let options = type_options(connection)?;
+    let dataset = request.dataset_name.as_str();
+    let load_id = request.load_id.as_str();
+
+    let transaction = connection.transaction().map_err(|error| {
+        database_error(
+            &error,
+            format!("failed to start the transaction for load {load_id}"),
+        )
+    })?;
+
+    if load_committed(&transaction, dataset, load_id)? {
+        tracing::info!(
+            load_id,
+            dataset,
+            "load package was committed before, so it is not applied again"
+        );
+        transaction.rollback().map_err(|error| {
+            database_error(
+                &error,
+                format!("failed to end the transaction for load {load_id}"),
+            )
+        })?;
+        return Ok(LoadReport {
+            applied: false,
+            rows_per_table: Vec::new(),
+        });
+    }
+
+    let create_schema = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_identifier(dataset));
+    execute(&transaction, &create_schema, [], || {
+        format!("failed to create dataset \"{dataset}\" for load {load_id}")
+    })?;
+    migrate_tables(&transaction, request, options)?;
+    store_schema_version(&transaction, request)?;
+    truncate_tables(&transaction, request)?;
+    let rows_per_table = run_jobs(&transaction, request)?;
+    record_load(&transaction, request)?;
+
+    transaction.commit().map_err(|error| {
+        database_error(
+            &error,
+            format!("failed to commit load {load_id} to dataset \"{dataset}\""),
+        )
+    })?;
+
+    let total_rows: u64 = rows_per_table.iter().map(|(_, rows)| rows).sum();
+    let tables: Vec<&str> = rows_per_table
+        .iter()
+        .map(|(table, _)| table.as_str())
+        .collect();
+    tracing::info!(
+        load_id,
+        dataset,
+        ?tables,
+        rows = total_rows,
+        "committed load package"
+    );
+    Ok(LoadReport {
+        applied: true,
+        rows_per_table,
+    })
+}
+
+/// Rejects requests that cannot load, before any statement runs.
+fn validate_request(request: &LoadRequest) -> Result<(), PluginError> {
+    let load_id = &request.load_id;
+    if load_id.is_empty() {
+        return Err(PluginError::terminal("load request has an empty load id"));
+    }
+    validate_identifier("dataset", &request.dataset_name)?;
+    for table in &request.tables {
+        validate_identifier("table", &table.name)?;
+    }
+    for table in &request.truncate_tables {
+        validate_identifier("table", table)?;
+    }
+
+    for job in &request.jobs {
+        validate_identifier("table", &job.table_name)?;
+        if job.file_format != PARQUET {
+            return Err(PluginError::terminal(format!(
+                "load job {} of load {load_id} has file format `{}`, but the DuckDB destination loads only parquet",
+                job.job_id, job.file_format
+            )));
+        }
+        if !Path::new(&job.file_path).is_file() {
+            return Err(PluginError::terminal(format!(
+                "file {} of load job {} (load {load_id}) not found",
+                job.file_path, job.job_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Creates missing tables and adds missing columns, but never drops or
+/// changes columns. `_dlt_loads` and `_dlt_version` get dlt's columns unless
+/// the request describes them itself.
+fn migrate_tables(
+    connection: &Connection,
+    request: &LoadRequest,
+    options: TypeOptions,
+) -> Result<(), PluginError> {
+    let requested = |name: &str| request.tables.iter().any(|table| table.name == name);
+    let dlt_tables: Vec<TableSpec> = [loads_table(), version_table()]
+        .into_iter()
+        .filter(|table| !requested(&table.name))
+        .collect();
+
+    for table in request.tables.iter().chain(&dlt_tables) {
+        migrate_table(connection, request, table, options)?;
+    }
+    Ok(())
+}
+
+fn migrate_table(
+    connection: &Connection,
+    request: &LoadRequest,
+    table: &TableSpec,
+    options: TypeOptions,
+) -> Result<(), PluginError> {
+    let dataset = request.dataset_name.as_str();
+    let load_id = request.load_id.as_str();
+    let context = || {
+        format!(
+            "failed to migrate table \"{dataset}\".\"{}\" for load {load_id}",
+            table.name
+        )
+    };
+
+    let Some(existing) = table_columns(connection, dataset, &table.name)? else {
+        // dlt creates no table before it has columns, and DuckDB rejects a
+        // table without columns.
+        if table.columns.is_empty() {
+            tracing::debug!(load_id, table = %table.name, "table has no columns yet, so it is not created");
+            return Ok(());
+        }
+        let statement = sql::create_table(dataset, table, options)?;
+        execute(connection, &statement, [], context)?;
+        return Ok(());
+    };
+
+    // DuckDB resolves column names case-insensitively, so `Name` already
+    // occupies `name`.
+    let existing: HashSet<String> = existing.iter().map(|name| name.to_lowercase()).collect();
+    for column in &table.columns {
+        if existing.contains(&column.name.to_lowercase()) {
+            continue;
+        }
+        if !column.nullable {
+            tracing::warn!(
+                load_id,
+                table = %table.name,
+                column = %column.name,
+                "new column is added without NOT NULL because the table already exists"
+            );
+        }
+        let statement = sql::add_column(dataset, &table.name, column, options)?;
+        execute(connection, &statement, [], context)?;
+    }
+    Ok(())
+}
+
+/// Inserts the package's schema into `_dlt_version` unless a row with its
+/// version hash exists.
+fn store_schema_version(connection: &Connection, request: &LoadRequest) -> Result<(), PluginError> {
+    let schema = &request.schema;
+    let table = qualified_table(&request.dataset_name, VERSION_TABLE);
+    let context = || {
+        format!(
+            "failed to store version {} of schema {} for load {}",
+            schema.version, schema.name, request.load_id
+        )
+    };
+
+    let existing: i64 = connection
+        .query_row(
+            &format!("SELECT count(*) FROM {table} WHERE \"version_hash\" = ?"),
+            params![schema.version_hash],
+            |row| row.get(0),
+        )
+        .map_err(|error| database_error(&error, context()))?;
+    if existing > 0 {
+        return Ok(());
+    }
+
+    let version = to_bigint("schema version", schema.version)?;
+    let engine_version = to_bigint("schema engine version", schema.engine_version)?;
+    let insert = format!(
+        "INSERT INTO {table} (\"version\", \"engine_version\", \"inserted_at\", \"schema_name\", \"version_hash\", \"schema\") \
+         VALUES (?, ?, now(), ?, ?, ?)"
+    );
+    execute(
+        connection,
+        &insert,
+        params![
+            version,
+            engine_version,
+            schema.name,
+            schema.version_hash,
+            schema.schema_json
+        ],
+        context,
+    )?;
+    Ok(())
+}
+
+/// Empties the tables of `replace` resources. A table that does not exist yet
+/// has no rows to remove.
+fn truncate_tables(connection: &Connection, request: &LoadRequest) -> Result<(), PluginError> {
+    let dataset = request.dataset_name.as_str();
+    for table in &request.truncate_tables {
+        if !table_exists(connection, dataset, table)? {
+            tracing::debug!(load_id = %request.load_id, table, "table to truncate does not exist yet");
+            continue;
+        }
+        let statement = format!("DELETE FROM {}", qualified_table(dataset, table));
+        let deleted = execute(connection, &statement, [], || {
+            format!(
+                "failed to empty table \"{dataset}\".\"{table}\" for load {}",
+                request.load_id
+            )
+        })?;
+        tracing::debug!(load_id = %request.load_id, table, rows = deleted, "emptied table for replace");
+    }
+    Ok(())
+}
+
+/// Inserts every job file and returns the inserted rows per table, in the
+/// order in which each table first appeared among the jobs.
+fn run_jobs(
+    connection: &Connection,
+    request: &LoadRequest,
+) -> Result<Vec<(String, u64)>, PluginError> {
+    let dataset = request.dataset_name.as_str();
+    let mut rows_per_table: Vec<(String, u64)> = Vec::new();
+
+    for job in &request.jobs {
+        // BY NAME matches file columns to table columns by name, so a file may
+        // hold a subset of the columns in any order.
+        let statement = format!(
+            "INSERT INTO {} BY NAME SELECT * FROM read_parquet(?)",
+            qualified_table(dataset, &job.table_name)
+        );
+        let inserted = execute(connection, &statement, params![job.file_path], || {
+            format!(
+                "failed to load job {} into table \"{dataset}\".\"{}\" (load {}, file {})",
+                job.job_id, job.table_name, request.load_id, job.file_path
+            )
+        })? as u64;
+
+        if inserted != job.row_count {
+            tracing::warn!(
+                load_id = %request.load_id,
+                job_id = %job.job_id,
+                expected = job.row_count,
+                inserted,
+                "load job inserted a different number of rows than its file was reported to hold"
+            );
+        }
+        match rows_per_table
+            .iter_mut()
+            .find(|(table, _)| *table == job.table_name)
+        {
+            Some((_, rows)) => *rows += inserted,
+            None => rows_per_table.push((job.table_name.clone(), inserted)),
+        }
+    }
+    Ok(rows_per_table)
+}
+
+/// Inserts the `_dlt_loads` row with status 0 that marks the package complete.
+fn record_load(connection: &Connection, request: &LoadRequest) -> Result<(), PluginError> {
+    let insert = format!(
+        "INSERT INTO {} (\"load_id\", \"schema_name\", \"status\", \"inserted_at\", \"schema_version_hash\") \
+         VALUES (?, ?, 0, now(), ?)",
+        qualified_table(&request.dataset_name, LOADS_TABLE)
+    );
+    execute(
+        connection,
+        &insert,
+        params![
+            request.load_id,
+            request.schema.name,
+            request.schema.version_hash
+        ],
+        || format!("failed to record load {} in {LOADS_TABLE}", request.load_id),
+    )?;
+    Ok(())
+}
+
+fn to_bigint(field: &str, value: u64) -> Result<i64, PluginError> {
+    i64::try_from(value).map_err(|_| {
+        PluginError::terminal(format!("{field} {value} does not fit in a DuckDB BIGINT"))
+    })
+}

@@ -1,0 +1,469 @@
+//! Loading packages into a real DuckDB file: append, replace, exactly-once,
+//! rollback on failure, schema migration and quoting.
+
+mod common;
+
+use common::{Fixture, column, job, request, table, users_table, with_precision};
+use plugin_sdk::{Destination, ErrorCategory};
+
+const LOAD_1: &str = "1700000001.000001";
+const LOAD_2: &str = "1700000002.000002";
+
+#[test]
+fn append_twice_adds_rows() {
+    let mut fixture = Fixture::new();
+    let first = fixture.parquet(
+        "users.1",
+        "SELECT * FROM (VALUES (1, 'ann'), (2, 'bob')) AS t(id, name)",
+    );
+    let second = fixture.parquet(
+        "users.2",
+        "SELECT * FROM (VALUES (3, 'cy'), (4, 'di'), (5, 'ed')) AS t(id, name)",
+    );
+
+    let report = fixture
+        .destination
+        .load_package(&request(
+            LOAD_1,
+            vec![users_table("append")],
+            &[],
+            vec![job("users", &first, 2)],
+        ))
+        .expect("first load");
+    assert!(report.applied);
+    assert_eq!(report.rows_per_table, vec![("users".to_string(), 2)]);
+
+    let report = fixture
+        .destination
+        .load_package(&request(
+            LOAD_2,
+            vec![users_table("append")],
+            &[],
+            vec![job("users", &second, 3)],
+        ))
+        .expect("second load");
+    assert!(report.applied);
+    assert_eq!(report.rows_per_table, vec![("users".to_string(), 3)]);
+
+    assert_eq!(fixture.count("SELECT count(*) FROM ds.users"), 5);
+    assert_eq!(
+        fixture.strings("SELECT load_id FROM ds._dlt_loads ORDER BY load_id"),
+        [LOAD_1, LOAD_2]
+    );
+    assert_eq!(
+        fixture
+            .count("SELECT count(*) FROM ds._dlt_loads WHERE status = 0 AND schema_name = 'shop'"),
+        2
+    );
+    // Both packages carry the same schema hash, so it is stored once.
+    assert_eq!(fixture.count("SELECT count(*) FROM ds._dlt_version"), 1);
+}
+
+#[test]
+fn rows_summed_per_table() {
+    let mut fixture = Fixture::new();
+    let users_1 = fixture.parquet("users.1", "SELECT 1 AS id, 'ann' AS name");
+    let users_2 = fixture.parquet(
+        "users.2",
+        "SELECT * FROM (VALUES (2, 'bob'), (3, 'cy')) AS t(id, name)",
+    );
+    let orders = fixture.parquet("orders.1", "SELECT 10 AS order_id");
+    let orders_table = table(
+        "orders",
+        "append",
+        vec![column("order_id", "bigint", false)],
+    );
+
+    let jobs = vec![
+        job("users", &users_1, 1),
+        job("orders", &orders, 1),
+        job("users", &users_2, 2),
+    ];
+    let report = fixture
+        .destination
+        .load_package(&request(
+            LOAD_1,
+            vec![users_table("append"), orders_table],
+            &[],
+            jobs,
+        ))
+        .expect("load");
+
+    assert_eq!(
+        report.rows_per_table,
+        vec![("users".to_string(), 3), ("orders".to_string(), 1)]
+    );
+}
+
+#[test]
+fn committed_package_not_applied_twice() {
+    let mut fixture = Fixture::new();
+    let file = fixture.parquet(
+        "users.1",
+        "SELECT * FROM (VALUES (1, 'ann'), (2, 'bob')) AS t(id, name)",
+    );
+    let package = request(
+        LOAD_1,
+        vec![users_table("append")],
+        &[],
+        vec![job("users", &file, 2)],
+    );
+
+    let first = fixture
+        .destination
+        .load_package(&package)
+        .expect("first attempt");
+    let second = fixture
+        .destination
+        .load_package(&package)
+        .expect("second attempt");
+
+    assert!(first.applied);
+    assert!(!second.applied);
+    assert!(second.rows_per_table.is_empty());
+    assert_eq!(fixture.count("SELECT count(*) FROM ds.users"), 2);
+    assert_eq!(fixture.count("SELECT count(*) FROM ds._dlt_loads"), 1);
+}
+
+#[test]
+fn replace_replaces_rows() {
+    let mut fixture = Fixture::new();
+    let old = fixture.parquet(
+        "users.1",
+        "SELECT * FROM (VALUES (1, 'ann'), (2, 'bob'), (3, 'cy')) AS t(id, name)",
+    );
+    let new = fixture.parquet(
+        "users.2",
+        "SELECT * FROM (VALUES (7, 'gil'), (8, 'hal')) AS t(id, name)",
+    );
+
+    fixture
+        .destination
+        .load_package(&request(
+            LOAD_1,
+            vec![users_table("replace")],
+            &["users"],
+            vec![job("users", &old, 3)],
+        ))
+        .expect("first replace");
+    fixture
+        .destination
+        .load_package(&request(
+            LOAD_2,
+            vec![users_table("replace")],
+            &["users"],
+            vec![job("users", &new, 2)],
+        ))
+        .expect("second replace");
+
+    assert_eq!(
+        fixture.strings("SELECT name FROM ds.users ORDER BY id"),
+        ["gil", "hal"]
+    );
+}
+
+#[test]
+fn failed_replace_keeps_old_rows() {
+    let mut fixture = Fixture::new();
+    let old = fixture.parquet(
+        "users.1",
+        "SELECT * FROM (VALUES (1, 'ann'), (2, 'bob'), (3, 'cy')) AS t(id, name)",
+    );
+    fixture
+        .destination
+        .load_package(&request(
+            LOAD_1,
+            vec![users_table("replace")],
+            &["users"],
+            vec![job("users", &old, 3)],
+        ))
+        .expect("first replace");
+
+    // The first job of the second package is valid and the second is not, so
+    // the failure comes after the table was emptied and refilled.
+    let valid = fixture.parquet("users.2", "SELECT 9 AS id, 'ivy' AS name");
+    let corrupt = fixture.dir.path().join("users.3.parquet");
+    std::fs::write(&corrupt, b"this is not a parquet file").unwrap();
+    let jobs = vec![job("users", &valid, 1), job("users", &corrupt, 1)];
+    let error = fixture
+        .destination
+        .load_package(&request(
+            LOAD_2,
+            vec![users_table("replace")],
+            &["users"],
+            jobs,
+        ))
+        .expect_err("corrupt job file must fail the package");
+
+    assert_eq!(error.category, ErrorCategory::Terminal, "{error}");
+    assert!(error.message().contains("users.3.parquet"), "{error}");
+    assert!(error.message().contains(LOAD_2), "{error}");
+    assert_eq!(
+        fixture.strings("SELECT name FROM ds.users ORDER BY id"),
+        ["ann", "bob", "cy"]
+    );
+    assert_eq!(
+        fixture.strings("SELECT load_id FROM ds._dlt_loads"),
+        [LOAD_1]
+    );
+}
+
+#[test]
+fn missing_job_file_keeps_old_rows() {
+    let mut fixture = Fixture::new();
+    let old = fixture.parquet("users.1", "SELECT 1 AS id, 'ann' AS name");
+    fixture
+        .destination
+        .load_package(&request(
+            LOAD_1,
+            vec![users_table("replace")],
+            &["users"],
+            vec![job("users", &old, 1)],
+        ))
+        .expect("first replace");
+
+    let valid = fixture.parquet("users.2", "SELECT 9 AS id, 'ivy' AS name");
+    let missing = fixture.dir.path().join("users.missing.parquet");
+    let jobs = vec![job("users", &valid, 1), job("users", &missing, 1)];
+    let error = fixture
+        .destination
+        .load_package(&request(
+            LOAD_2,
+            vec![users_table("replace")],
+            &["users"],
+            jobs,
+        ))
+        .expect_err("missing job file must fail the package");
+
+    assert_eq!(error.category, ErrorCategory::Terminal, "{error}");
+    assert!(error.message().contains("users.missing.parquet"), "{error}");
+    assert!(error.message().contains("not found"), "{error}");
+    assert_eq!(fixture.strings("SELECT name FROM ds.users"), ["ann"]);
+    assert_eq!(fixture.count("SELECT count(*) FROM ds._dlt_loads"), 1);
+}
+
+#[test]
+fn out_of_range_value_is_terminal() {
+    let mut fixture = Fixture::new();
+    let small = table(
+        "small",
+        "append",
+        vec![with_precision(column("n", "bigint", true), 8)],
+    );
+    let file = fixture.parquet("small.1", "SELECT 1000 AS n");
+
+    let error = fixture
+        .destination
+        .load_package(&request(
+            LOAD_1,
+            vec![small],
+            &[],
+            vec![job("small", &file, 1)],
+        ))
+        .expect_err("1000 does not fit in TINYINT");
+
+    assert_eq!(error.category, ErrorCategory::Terminal, "{error}");
+    assert!(error.message().contains("\"small\""), "{error}");
+    assert!(error.to_string().contains("Conversion Error"), "{error}");
+    // The whole package rolled back, including the CREATE TABLE.
+    assert_eq!(
+        fixture.count("SELECT count(*) FROM information_schema.tables WHERE table_name IN ('small', '_dlt_loads')"),
+        0
+    );
+}
+
+#[test]
+fn new_column_added_at_end() {
+    let mut fixture = Fixture::new();
+    let narrow = table("users", "append", vec![column("id", "bigint", false)]);
+    let first = fixture.parquet("users.1", "SELECT 1 AS id");
+    fixture
+        .destination
+        .load_package(&request(
+            LOAD_1,
+            vec![narrow],
+            &[],
+            vec![job("users", &first, 1)],
+        ))
+        .expect("first load");
+
+    let wide = table(
+        "users",
+        "append",
+        vec![
+            column("id", "bigint", false),
+            column("name", "text", true),
+            column("score", "double", false),
+        ],
+    );
+    let second = fixture.parquet("users.2", "SELECT 'bob' AS name, 2 AS id, 0.5 AS score");
+    fixture
+        .destination
+        .load_package(&request(
+            LOAD_2,
+            vec![wide],
+            &[],
+            vec![job("users", &second, 1)],
+        ))
+        .expect("second load");
+
+    assert_eq!(
+        fixture.strings(
+            "SELECT column_name FROM information_schema.columns \
+             WHERE table_schema = 'ds' AND table_name = 'users' ORDER BY ordinal_position"
+        ),
+        ["id", "name", "score"]
+    );
+    assert_eq!(
+        fixture.strings("SELECT coalesce(name, '<null>') FROM ds.users ORDER BY id"),
+        ["<null>", "bob"]
+    );
+}
+
+#[test]
+fn column_types_follow_dlt_map() {
+    let mut fixture = Fixture::new();
+    let mut naive = column("naive_ms", "timestamp", true);
+    naive.timezone = Some(false);
+    naive.precision = Some(3);
+    let mut price = column("price", "decimal", true);
+    price.precision = Some(10);
+    price.scale = Some(2);
+    let typed = table(
+        "typed",
+        "append",
+        vec![
+            column("id", "bigint", false),
+            column("at", "timestamp", true),
+            naive,
+            column("doc", "json", true),
+            column("amount", "decimal", true),
+            price,
+            column("balance", "wei", true),
+            with_precision(column("huge", "bigint", true), 128),
+            column("raw", "binary", true),
+            column("day", "date", true),
+            column("clock", "time", true),
+        ],
+    );
+    let file = fixture.parquet(
+        "typed.1",
+        "SELECT 1 AS id, TIMESTAMPTZ '2024-01-02 03:04:05+00' AS at, '{\"a\": 1}' AS doc, 1.5 AS amount",
+    );
+    fixture
+        .destination
+        .load_package(&request(
+            LOAD_1,
+            vec![typed],
+            &[],
+            vec![job("typed", &file, 1)],
+        ))
+        .expect("load");
+
+    let types = fixture.strings(
+        "SELECT data_type FROM information_schema.columns \
+         WHERE table_schema = 'ds' AND table_name = 'typed' ORDER BY ordinal_position",
+    );
+    assert_eq!(
+        types,
+        [
+            "BIGINT",
+            "TIMESTAMP WITH TIME ZONE",
+            "TIMESTAMP_MS",
+            "JSON",
+            "DECIMAL(38,9)",
+            "DECIMAL(10,2)",
+            "DECIMAL(38,0)",
+            "HUGEINT",
+            "BLOB",
+            "DATE",
+            "TIME",
+        ]
+    );
+    assert_eq!(
+        fixture.strings("SELECT doc::VARCHAR FROM ds.typed"),
+        ["{\"a\": 1}"]
+    );
+    assert_eq!(
+        fixture.count("SELECT count(*) FROM information_schema.columns WHERE table_name = 'typed' AND is_nullable = 'NO'"),
+        1
+    );
+}
+
+#[test]
+fn reserved_and_quoted_names_work() {
+    let mut fixture = Fixture::new();
+    let order = table(
+        "order",
+        "replace",
+        vec![
+            column("select", "bigint", false),
+            column("group", "text", true),
+            column("say \"hi\"", "text", true),
+        ],
+    );
+    let mut package = request(LOAD_1, vec![order.clone()], &["order"], Vec::new());
+    package.dataset_name = "in".to_string();
+    let first = fixture.parquet(
+        "order.1",
+        "SELECT * FROM (VALUES (1, 'a', 'x'), (2, 'b', 'y')) AS t(\"select\", \"group\", \"say \"\"hi\"\"\")",
+    );
+    package.jobs = vec![job("order", &first, 2)];
+    fixture
+        .destination
+        .load_package(&package)
+        .expect("first load");
+
+    let second = fixture.parquet(
+        "order.2",
+        "SELECT 3 AS \"select\", 'c' AS \"group\", 'z' AS \"say \"\"hi\"\"\"",
+    );
+    package.load_id = LOAD_2.to_string();
+    package.jobs = vec![job("order", &second, 1)];
+    fixture
+        .destination
+        .load_package(&package)
+        .expect("replace load");
+
+    assert_eq!(
+        fixture.strings("SELECT \"say \"\"hi\"\"\" FROM \"in\".\"order\""),
+        ["z"]
+    );
+    assert_eq!(
+        fixture.count("SELECT count(*) FROM \"in\".\"_dlt_loads\""),
+        2
+    );
+}
+
+#[test]
+fn schema_version_stored_per_hash() {
+    let mut fixture = Fixture::new();
+    let file = fixture.parquet("users.1", "SELECT 1 AS id, 'ann' AS name");
+    let mut package = request(
+        LOAD_1,
+        vec![users_table("append")],
+        &[],
+        vec![job("users", &file, 1)],
+    );
+    fixture
+        .destination
+        .load_package(&package)
+        .expect("first load");
+
+    package.load_id = LOAD_2.to_string();
+    package.schema = common::schema(2, "hash-2");
+    fixture
+        .destination
+        .load_package(&package)
+        .expect("second load");
+
+    assert_eq!(
+        fixture.strings("SELECT version_hash FROM ds._dlt_version ORDER BY version"),
+        ["hash-1", "hash-2"]
+    );
+    assert_eq!(
+        fixture.strings("SELECT schema_version_hash FROM ds._dlt_loads ORDER BY load_id"),
+        ["hash-1", "hash-2"]
+    );
+    assert_eq!(fixture.count("SELECT count(*) FROM ds._dlt_version WHERE engine_version = 11 AND schema_name = 'shop'"), 2);
+}

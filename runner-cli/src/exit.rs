@@ -1,0 +1,60 @@
+//! Exit codes and the final error message.
+
+use std::process::ExitCode;
+
+use runner_core::error::ErrorCategory;
+
+/// The command line or the project configuration is invalid, or a plugin is
+/// missing; nothing was run.
+pub const CONFIG_ERROR: u8 = 2;
+/// The run failed with an error that may go away (network, locks); pending
+/// data stays in the working directory for the next run.
+pub const RUN_FAILED: u8 = 3;
+/// The run failed with an error that will repeat with the same input or
+/// destination (a rejected value, a schema conflict).
+pub const TERMINAL_ERROR: u8 = 4;
+
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  2  configuration error: invalid dlt.yml or arguments, missing plugin; nothing ran
+  3  run failed: an error that may pass (network, lock); pending data is kept for the next run
+  4  terminal error: the same input will fail again (rejected data, schema conflict); fix the cause first";
+
+/// Prints the error with its causes and a hint, and returns the exit code.
+pub fn report(error: &anyhow::Error) -> ExitCode {
+    let category = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<runner_core::Error>())
+        .map(runner_core::Error::category);
+
+    eprintln!("error: {error}");
+    let mut previous = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        // thiserror messages often embed their source; print each text once.
+        if !previous.contains(&text) {
+            eprintln!("  caused by: {text}");
+        }
+        previous = text;
+    }
+
+    let (code, hint) = match category {
+        Some(ErrorCategory::Config) => (CONFIG_ERROR, "fix the configuration named above and run again"),
+        Some(ErrorCategory::Terminal) => (
+            TERMINAL_ERROR,
+            "this will fail again with the same input; fix the data or destination named above",
+        ),
+        Some(ErrorCategory::Transient) => (
+            RUN_FAILED,
+            "the failed package is kept in the working directory; run the same command again to finish it",
+        ),
+        Some(ErrorCategory::Internal) | None => (
+            RUN_FAILED,
+            "this looks like a bug; run again with -v and report the log",
+        ),
+    };
+    eprintln!("hint: {hint}");
+    ExitCode::from(code)
+}
+

@@ -1,0 +1,20 @@
+use tracing_subscriber::EnvFilter;
+
+/// Sets up `tracing` output on standard error. `RUST_LOG` wins over the
+/// verbosity flags when it is set.
+pub fn init(verbose: u8, quiet: bool) {
+    let default_level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info,runner_core=debug",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

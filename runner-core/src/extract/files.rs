@@ -1,0 +1,364 @@
+//! The built-in `files` source: local JSON, JSON Lines, CSV and Parquet files
+//! named by a path or a glob pattern.
+//!
+//! Every reader streams: a JSON array is read element by element, JSON Lines
+//! and CSV line by line, Parquet batch by batch, so a file larger than memory
+//! extracts with bounded memory.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+use super::resource::{ItemProducer, ResourceOutput};
+use crate::{Error, Result};
+
+/// Bytes read ahead from an input file.
+const READ_BUFFER_BYTES: usize = 1 << 20;
+
+/// Rows per record batch read from a Parquet input.
+const PARQUET_BATCH_ROWS: usize = 65_536;
+
+/// An input file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// A JSON array of objects, or one or more JSON objects.
+    Json,
+    /// One JSON value per line.
+    Jsonl,
+    /// Comma-separated values with a header row.
+    Csv,
+    Parquet,
+}
+
+impl FileFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileFormat::Json => "json",
+            FileFormat::Jsonl => "jsonl",
+            FileFormat::Csv => "csv",
+            FileFormat::Parquet => "parquet",
+        }
+    }
+
+    /// Infers the format from a file extension (`.json`, `.jsonl`, `.ndjson`,
+    /// `.csv`, `.parquet`).
+    pub fn from_path(path: &Path) -> Option<FileFormat> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        match extension.as_str() {
+            "json" => Some(FileFormat::Json),
+            "jsonl" | "ndjson" => Some(FileFormat::Jsonl),
+            "csv" => Some(FileFormat::Csv),
+            "parquet" | "pq" => Some(FileFormat::Parquet),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for FileFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FileFormat {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "json" => Ok(FileFormat::Json),
+            "jsonl" | "ndjson" => Ok(FileFormat::Jsonl),
+            "csv" => Ok(FileFormat::Csv),
+            "parquet" => Ok(FileFormat::Parquet),
+            other => Err(Error::config(format!(
+                "invalid file format `{other}`; use `json`, `jsonl`, `csv` or `parquet`"
+            ))),
+        }
+    }
+}
+
+/// Reads every file that matches a path or glob pattern.
+#[derive(Debug, Clone)]
+pub struct FilesReader {
+    pattern: PathBuf,
+    format: Option<FileFormat>,
+}
+
+impl FilesReader {
+    /// `pattern` is a file path or a glob pattern (`data/*.jsonl`), absolute
+    /// or relative to the current directory. Without `format`, each file's
+    /// format comes from its extension.
+    pub fn new(pattern: impl Into<PathBuf>, format: Option<FileFormat>) -> Self {
+        FilesReader {
+            pattern: pattern.into(),
+            format,
+        }
+    }
+
+    /// Returns the matching files, sorted; an error when there are none.
+    pub fn matching_files(&self) -> Result<Vec<PathBuf>> {
+        let pattern = self.pattern.to_string_lossy();
+        let has_wildcards = pattern.contains(['*', '?', '[']);
+
+        if !has_wildcards {
+            if !self.pattern.is_file() {
+                return Err(Error::config(format!(
+                    "input file `{pattern}` not found; check the `path` of the source (relative paths start at the project folder)"
+                )));
+            }
+            return Ok(vec![self.pattern.clone()]);
+        }
+
+        let entries = glob::glob(&pattern)
+            .map_err(|e| Error::config(format!("invalid glob pattern `{pattern}`: {e}")))?;
+        let mut files = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| Error::io("read", e.path().to_path_buf(), e.into()))?;
+            if path.is_file() {
+                files.push(path);
+            }
+        }
+        files.sort();
+
+        if files.is_empty() {
+            return Err(Error::config(format!(
+                "no file matches `{pattern}`; check the `path` of the source (relative paths start at the project folder)"
+            )));
+        }
+        Ok(files)
+    }
+
+    fn format_of(&self, path: &Path) -> Result<FileFormat> {
+        if let Some(format) = self.format {
+            return Ok(format);
+        }
+        FileFormat::from_path(path).ok_or_else(|| {
+            Error::config(format!(
+                "cannot tell the format of `{}` from its extension; set `format` to json, jsonl, csv or parquet",
+                path.display()
+            ))
+        })
+    }
+}
+
+impl ItemProducer for FilesReader {
+    fn produce(&mut self, output: &mut ResourceOutput<'_>) -> Result<()> {
+        for path in self.matching_files()? {
+            let format = self.format_of(&path)?;
+            tracing::debug!(path = %path.display(), %format, "reading input file");
+            match format {
+                FileFormat::Json => read_json(&path, output)?,
+                FileFormat::Jsonl => read_jsonl(&path, output)?,
+                FileFormat::Csv => read_csv(&path, output)?,
+                FileFormat::Parquet => read_parquet(&path, output)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn open_buffered(path: &Path) -> Result<BufReader<File>> {
+    let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, file);
+    skip_utf8_bom(&mut reader, path)?;
+    Ok(reader)
+}
+
+/// Skips a UTF-8 byte order mark, which some editors write and JSON forbids.
+fn skip_utf8_bom(reader: &mut BufReader<File>, path: &Path) -> Result<()> {
+    let buffer = reader.fill_buf().map_err(|e| Error::io("read", path, e))?;
+    if buffer.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        reader.consume(3);
+    }
+    Ok(())
+}
+
+fn invalid_data(path: &Path, line: Option<u64>, message: impl Into<String>) -> Error {
+    Error::InvalidData {
+        path: path.to_path_buf(),
+        line,
+        message: message.into(),
+    }
+}
+
+/// Reads a JSON array element by element, or a sequence of top-level values.
+fn read_json(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
+    let mut reader = open_buffered(path)?;
+    let first = first_non_whitespace(&mut reader, path)?;
+
+    match first {
+        None => Ok(()),
+        Some(b'[') => {
+            let mut deserializer = serde_json::Deserializer::from_reader(reader);
+            let mut failure = None;
+            let seed = ArrayElements {
+                output,
+                failure: &mut failure,
+            };
+            let result = seed.deserialize(&mut deserializer).and_then(|_| deserializer.end());
+            if let Some(error) = failure {
+                return Err(error);
+            }
+            result.map_err(|e| invalid_data(path, Some(e.line() as u64), e.to_string()))
+        }
+        Some(_) => {
+            let stream = serde_json::Deserializer::from_reader(reader).into_iter::<Value>();
+            for value in stream {
+                let value = value.map_err(|e| invalid_data(path, Some(e.line() as u64), e.to_string()))?;
+                output.push_row(value)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn first_non_whitespace(reader: &mut BufReader<File>, path: &Path) -> Result<Option<u8>> {
+    loop {
+        let buffer = reader.fill_buf().map_err(|e| Error::io("read", path, e))?;
+        if buffer.is_empty() {
+            return Ok(None);
+        }
+        match buffer.iter().position(|byte| !byte.is_ascii_whitespace()) {
+            Some(offset) => {
+                let byte = buffer[offset];
+                reader.consume(offset);
+                return Ok(Some(byte));
+            }
+            None => {
+                let length = buffer.len();
+                reader.consume(length);
+            }
+        }
+    }
+}
+
+/// Deserializes a JSON array and hands each element to the resource output
+/// as soon as it is parsed, so the array is never held in memory.
+struct ArrayElements<'o, 'a> {
+    output: &'o mut ResourceOutput<'a>,
+    failure: &'o mut Option<Error>,
+}
+
+impl<'de> DeserializeSeed<'de> for ArrayElements<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ArrayElements<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut elements: A) -> std::result::Result<(), A::Error> {
+        while let Some(element) = elements.next_element::<Value>()? {
+            if let Err(error) = self.output.push_row(element) {
+                // The real error is kept aside; serde only needs to stop.
+                *self.failure = Some(error);
+                return Err(serde::de::Error::custom("extraction stopped"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_jsonl(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
+    let mut reader = open_buffered(path)?;
+    let mut line = Vec::new();
+    let mut line_number = 0u64;
+
+    loop {
+        line.clear();
+        let read = reader.read_until(b'\n', &mut line).map_err(|e| Error::io("read", path, e))?;
+        if read == 0 {
+            return Ok(());
+        }
+        line_number += 1;
+
+        let text = line.trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        let value: Value = serde_json::from_slice(text)
+            .map_err(|e| invalid_data(path, Some(line_number), format!("{e} (column {})", e.column())))?;
+        output.push_row(value)?;
+    }
+}
+
+/// Reads CSV with a header row. Fields become numbers or booleans when they
+/// read as such, empty fields become null, and the rest stay text.
+fn read_csv(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
+    let reader = open_buffered(path)?;
+    let mut csv_reader = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
+    let headers = csv_reader
+        .headers()
+        .map_err(|e| invalid_data(path, Some(1), e.to_string()))?
+        .clone();
+
+    let mut record = csv::StringRecord::new();
+    loop {
+        let has_record = csv_reader.read_record(&mut record).map_err(|e| {
+            let line = e.position().map(|position| position.line());
+            invalid_data(path, line, e.to_string())
+        })?;
+        if !has_record {
+            return Ok(());
+        }
+
+        let mut row = Map::with_capacity(headers.len());
+        for (name, field) in headers.iter().zip(record.iter()) {
+            row.insert(name.to_owned(), csv_field_value(field));
+        }
+        output.push_row(Value::Object(row))?;
+    }
+}
+
+fn csv_field_value(field: &str) -> Value {
+    if field.is_empty() {
+        return Value::Null;
+    }
+    if let Ok(integer) = field.parse::<i64>() {
+        return Value::Number(integer.into());
+    }
+    if let Ok(float) = field.parse::<f64>()
+        && float.is_finite()
+        && let Some(number) = Number::from_f64(float)
+    {
+        return Value::Number(number);
+    }
+    match field {
+        "true" | "TRUE" | "True" => Value::Bool(true),
+        "false" | "FALSE" | "False" => Value::Bool(false),
+        _ => Value::String(field.to_owned()),
+    }
+}
+
+fn read_parquet(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
+    let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let arrow_error = |e: &dyn std::error::Error| Error::Arrow {
+        action: "reading Parquet file",
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| arrow_error(&e))?
+        .with_batch_size(PARQUET_BATCH_ROWS)
+        .build()
+        .map_err(|e| arrow_error(&e))?;
+    for batch in reader {
+        let batch = batch.map_err(|e| arrow_error(&e))?;
+        output.push_batch(batch)?;
+    }
+    Ok(())
+}
+

@@ -1,0 +1,223 @@
+use std::fmt;
+use std::str::FromStr;
+
+use arrow::record_batch::RecordBatch;
+use serde_json::{Map, Value};
+
+use crate::{Error, Result};
+
+/// How rows of a load are written into their table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteDisposition {
+    /// Add the rows to the table.
+    #[default]
+    Append,
+    /// Replace the whole table (and its nested tables) with the rows of this load.
+    Replace,
+    /// Replace rows with the same primary key, add the others.
+    Merge,
+}
+
+impl WriteDisposition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteDisposition::Append => "append",
+            WriteDisposition::Replace => "replace",
+            WriteDisposition::Merge => "merge",
+        }
+    }
+}
+
+impl fmt::Display for WriteDisposition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for WriteDisposition {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "append" => Ok(WriteDisposition::Append),
+            "replace" => Ok(WriteDisposition::Replace),
+            "merge" => Ok(WriteDisposition::Merge),
+            other => Err(Error::config(format!(
+                "invalid write disposition `{other}`; use `append`, `replace` or `merge`"
+            ))),
+        }
+    }
+}
+
+/// Where a resource sends its items during extraction.
+pub(crate) trait ItemSink {
+    fn push_row(&mut self, row: Value) -> Result<()>;
+    fn push_batch(&mut self, batch: RecordBatch) -> Result<()>;
+}
+
+/// What a producing resource writes to: its items and its state.
+pub struct ResourceOutput<'a> {
+    pub(crate) sink: &'a mut dyn ItemSink,
+    pub(crate) state: &'a mut Map<String, Value>,
+}
+
+impl ResourceOutput<'_> {
+    /// Adds one row. Objects become rows; other values are wrapped as `{"value": v}`.
+    pub fn push_row(&mut self, row: Value) -> Result<()> {
+        self.sink.push_row(row)
+    }
+
+    /// Adds one Arrow record batch.
+    pub fn push_batch(&mut self, batch: RecordBatch) -> Result<()> {
+        self.sink.push_batch(batch)
+    }
+
+    /// The resource's state, kept in the pipeline state under
+    /// `sources.<source>.resources.<resource>` and committed with the load.
+    pub fn state(&self) -> &Map<String, Value> {
+        self.state
+    }
+
+    pub fn state_mut(&mut self) -> &mut Map<String, Value> {
+        self.state
+    }
+}
+
+/// Produces the items of one resource.
+pub trait ItemProducer: Send {
+    fn produce(&mut self, output: &mut ResourceOutput<'_>) -> Result<()>;
+}
+
+struct RowIterator<I>(Option<I>);
+
+impl<I> ItemProducer for RowIterator<I>
+where
+    I: Iterator<Item = Value> + Send,
+{
+    fn produce(&mut self, output: &mut ResourceOutput<'_>) -> Result<()> {
+        // An iterator can be consumed once; a second extraction of the same
+        // resource object produces nothing.
+        let Some(rows) = self.0.take() else { return Ok(()) };
+        for row in rows {
+            output.push_row(row)?;
+        }
+        Ok(())
+    }
+}
+
+struct BatchIterator<I>(Option<I>);
+
+impl<I> ItemProducer for BatchIterator<I>
+where
+    I: Iterator<Item = RecordBatch> + Send,
+{
+    fn produce(&mut self, output: &mut ResourceOutput<'_>) -> Result<()> {
+        let Some(batches) = self.0.take() else { return Ok(()) };
+        for batch in batches {
+            output.push_batch(batch)?;
+        }
+        Ok(())
+    }
+}
+
+/// One stream of items that becomes one root table (plus nested tables).
+pub struct Resource {
+    pub name: String,
+    /// Root table name before normalization; the resource name by default.
+    pub table_name: String,
+    pub write_disposition: WriteDisposition,
+    /// Primary key columns, as written in the data (normalized at extract).
+    pub primary_key: Vec<String>,
+    /// Nesting levels turned into nested tables before values stay JSON.
+    pub max_table_nesting: Option<u32>,
+    pub(crate) producer: Box<dyn ItemProducer>,
+}
+
+impl Resource {
+    /// Creates a resource from any producer.
+    pub fn from_producer(name: impl Into<String>, producer: Box<dyn ItemProducer>) -> Self {
+        let name = name.into();
+        Resource {
+            table_name: name.clone(),
+            name,
+            write_disposition: WriteDisposition::Append,
+            primary_key: Vec::new(),
+            max_table_nesting: None,
+            producer,
+        }
+    }
+
+    /// Creates a resource from an iterator of JSON rows.
+    pub fn from_rows<I>(name: impl Into<String>, rows: I) -> Self
+    where
+        I: IntoIterator<Item = Value>,
+        I::IntoIter: Send + 'static,
+    {
+        Self::from_producer(name, Box::new(RowIterator(Some(rows.into_iter()))))
+    }
+
+    /// Creates a resource from an iterator of Arrow record batches.
+    pub fn from_batches<I>(name: impl Into<String>, batches: I) -> Self
+    where
+        I: IntoIterator<Item = RecordBatch>,
+        I::IntoIter: Send + 'static,
+    {
+        Self::from_producer(name, Box::new(BatchIterator(Some(batches.into_iter()))))
+    }
+
+    pub fn with_table_name(mut self, table_name: impl Into<String>) -> Self {
+        self.table_name = table_name.into();
+        self
+    }
+
+    pub fn with_write_disposition(mut self, write_disposition: WriteDisposition) -> Self {
+        self.write_disposition = write_disposition;
+        self
+    }
+
+    pub fn with_primary_key<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
+        self.primary_key = columns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn with_max_table_nesting(mut self, levels: u32) -> Self {
+        self.max_table_nesting = Some(levels);
+        self
+    }
+}
+
+impl fmt::Debug for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resource")
+            .field("name", &self.name)
+            .field("table_name", &self.table_name)
+            .field("write_disposition", &self.write_disposition)
+            .field("primary_key", &self.primary_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A named group of resources. Its name is the dlt schema name and the key
+/// of its state under `sources`.
+#[derive(Debug)]
+pub struct Source {
+    pub name: String,
+    pub resources: Vec<Resource>,
+}
+
+impl Source {
+    pub fn new(name: impl Into<String>, resources: Vec<Resource>) -> Self {
+        Source {
+            name: name.into(),
+            resources,
+        }
+    }
+
+    /// Creates a source holding one resource, named after the resource.
+    pub fn single(resource: Resource) -> Self {
+        Source {
+            name: resource.name.clone(),
+            resources: vec![resource],
+        }
+    }
+}

@@ -1,0 +1,146 @@
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use serde_json::Value;
+
+use super::resource::ItemSink;
+use crate::load_id::new_file_id;
+use crate::storage::JobFileName;
+use crate::{Error, Result};
+
+/// Rows a buffered JSON Lines writer holds before it flushes, in bytes.
+const JSONL_BUFFER_BYTES: usize = 1 << 20;
+
+/// What extraction wrote for one root table.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ExtractedTable {
+    pub table_name: String,
+    pub rows: u64,
+    pub files: Vec<PathBuf>,
+}
+
+/// Writes the items of one resource into a package's `new_jobs` folder.
+pub(crate) struct PackageWriter<'a> {
+    jobs_dir: PathBuf,
+    table_name: String,
+    jsonl: Option<JsonlFile>,
+    parquet: Option<ParquetFile>,
+    extracted: ExtractedTable,
+    progress: &'a dyn Fn(u64),
+}
+
+struct JsonlFile {
+    path: PathBuf,
+    writer: BufWriter<File>,
+}
+
+struct ParquetFile {
+    path: PathBuf,
+    schema: SchemaRef,
+    writer: ArrowWriter<File>,
+}
+
+impl<'a> PackageWriter<'a> {
+    /// `table_name` is the normalized root table name; `progress` receives
+    /// the number of rows of each item written.
+    pub fn new(jobs_dir: &Path, table_name: &str, progress: &'a dyn Fn(u64)) -> Self {
+        PackageWriter {
+            jobs_dir: jobs_dir.to_path_buf(),
+            table_name: table_name.to_owned(),
+            jsonl: None,
+            parquet: None,
+            extracted: ExtractedTable {
+                table_name: table_name.to_owned(),
+                ..Default::default()
+            },
+            progress,
+        }
+    }
+
+    fn new_job_path(&self, extension: &str) -> PathBuf {
+        let name = JobFileName::new(&self.table_name, &new_file_id(), extension);
+        self.jobs_dir.join(name.to_string())
+    }
+
+    /// Flushes and closes every file; returns what was written.
+    pub fn finish(mut self) -> Result<ExtractedTable> {
+        if let Some(mut file) = self.jsonl.take() {
+            file.writer.flush().map_err(|e| Error::io("write", &file.path, e))?;
+            file.writer
+                .get_ref()
+                .sync_all()
+                .map_err(|e| Error::io("sync", &file.path, e))?;
+            self.extracted.files.push(file.path);
+        }
+        self.close_parquet()?;
+        Ok(self.extracted)
+    }
+
+    fn close_parquet(&mut self) -> Result<()> {
+        if let Some(file) = self.parquet.take() {
+            file.writer.close().map_err(|e| Error::Arrow {
+                action: "closing Parquet file",
+                path: file.path.clone(),
+                message: e.to_string(),
+            })?;
+            self.extracted.files.push(file.path);
+        }
+        Ok(())
+    }
+}
+
+impl ItemSink for PackageWriter<'_> {
+    fn push_row(&mut self, row: Value) -> Result<()> {
+        if self.jsonl.is_none() {
+            let path = self.new_job_path("typed-jsonl");
+            let file = File::create(&path).map_err(|e| Error::io("create", &path, e))?;
+            self.jsonl = Some(JsonlFile {
+                writer: BufWriter::with_capacity(JSONL_BUFFER_BYTES, file),
+                path,
+            });
+        }
+        let Some(file) = self.jsonl.as_mut() else { unreachable!("opened above") };
+
+        serde_json::to_writer(&mut file.writer, &row).map_err(|e| Error::io("write", &file.path, e.into()))?;
+        file.writer.write_all(b"\n").map_err(|e| Error::io("write", &file.path, e))?;
+
+        self.extracted.rows += 1;
+        (self.progress)(1);
+        Ok(())
+    }
+
+    fn push_batch(&mut self, batch: RecordBatch) -> Result<()> {
+        // Parquet files have one schema: a batch with another one starts a new file.
+        if self.parquet.as_ref().is_some_and(|file| file.schema != batch.schema()) {
+            self.close_parquet()?;
+        }
+        if self.parquet.is_none() {
+            let path = self.new_job_path("parquet");
+            let file = File::create(&path).map_err(|e| Error::io("create", &path, e))?;
+            let schema = batch.schema();
+            let writer = ArrowWriter::try_new(file, Arc::clone(&schema), None).map_err(|e| Error::Arrow {
+                action: "creating Parquet file",
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            self.parquet = Some(ParquetFile { path, schema, writer });
+        }
+        let Some(file) = self.parquet.as_mut() else { unreachable!("opened above") };
+
+        file.writer.write(&batch).map_err(|e| Error::Arrow {
+            action: "writing Parquet file",
+            path: file.path.clone(),
+            message: e.to_string(),
+        })?;
+
+        let rows = batch.num_rows() as u64;
+        self.extracted.rows += rows;
+        (self.progress)(rows);
+        Ok(())
+    }
+}

@@ -1,0 +1,297 @@
+//! Normalizes Arrow record batches (for example from Parquet sources)
+//! column by column, without converting them to rows.
+//!
+//! Like dlt 1.31 with its default `normalize.parquet_normalizer` settings
+//! (`add_dlt_load_id = false`, `add_dlt_id = false`), no `_dlt_load_id` or
+//! `_dlt_id` columns are added to Arrow tables, and nested types are not
+//! turned into nested tables but kept as `json`.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringBuilder, make_array, new_null_array};
+use arrow::compute::{CastOptions, cast_with_options};
+use arrow::datatypes::{DataType as ArrowType, Field, Int64Type, Schema as ArrowSchema, TimeUnit};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+
+use super::Normalizer;
+use crate::Error;
+use crate::naming::normalize_path;
+use crate::schema::{Column, DataType};
+
+impl Normalizer<'_> {
+    pub(super) fn normalize_batch(&mut self, root_table: &str, batch: &RecordBatch) -> crate::Result<()> {
+        if !self.schema.tables.contains_key(root_table) {
+            return Err(Error::Normalize {
+                table: root_table.to_owned(),
+                message: "the root table is not in the schema; extract must create it before normalize".to_owned(),
+            });
+        }
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+
+        let columns = self.merge_batch_columns(root_table, batch)?;
+
+        self.output_for(root_table);
+        let table = &self.schema.tables[root_table];
+        let output = &mut self.outputs[root_table];
+        let target = output.buffer_for(table)?.schema().clone();
+        let aligned = align_to_schema(root_table, &columns, &target, batch.num_rows())?;
+        output.write_batch(&aligned)
+    }
+
+    /// Normalizes column names, converts nested and dictionary arrays, and
+    /// adds columns that the table lacks. Returns (column name, array) pairs.
+    fn merge_batch_columns(&mut self, table_name: &str, batch: &RecordBatch) -> crate::Result<Vec<(String, ArrayRef)>> {
+        let mut columns = Vec::with_capacity(batch.num_columns());
+
+        for (field, array) in batch.schema().fields().iter().zip(batch.columns()) {
+            let name = if field.name().trim().is_empty() {
+                "_empty".to_owned()
+            } else {
+                normalize_path(field.name())
+            };
+            // A column of Arrow type null has no dlt type. dlt keeps it as an
+            // incomplete column, which has no Parquet field, so it is skipped.
+            let Some(inferred) = column_for(table_name, &name, field.data_type(), field.is_nullable())? else {
+                continue;
+            };
+            let array = plain_array(table_name, &name, array)?;
+
+            let existing = self.schema.tables[table_name].columns.get(&name);
+            if existing.is_none_or(|column| !column.is_complete()) {
+                self.add_arrow_column(table_name, inferred);
+            }
+            columns.push((name, array));
+        }
+        Ok(columns)
+    }
+
+    fn add_arrow_column(&mut self, table_name: &str, inferred: Column) {
+        let name = inferred.name.clone();
+        let Some(table) = self.schema.tables.get_mut(table_name) else {
+            return;
+        };
+
+        match table.columns.get_mut(&name) {
+            Some(incomplete) => {
+                incomplete.data_type = inferred.data_type;
+                incomplete.precision = incomplete.precision.or(inferred.precision);
+                incomplete.scale = incomplete.scale.or(inferred.scale);
+            }
+            None => {
+                table.columns.insert(name.clone(), inferred);
+            }
+        }
+        self.record_added_column(table_name, &name);
+    }
+}
+
+/// Decodes dictionary arrays and renders nested arrays as compact JSON text.
+fn plain_array(table: &str, column: &str, array: &ArrayRef) -> crate::Result<ArrayRef> {
+    match array.data_type() {
+        ArrowType::Dictionary(_, value_type) => {
+            let decoded = cast_strict(table, column, array, value_type)?;
+            plain_array(table, column, &decoded)
+        }
+        data_type if data_type.is_nested() => nested_to_json(table, column, array),
+        _ => Ok(array.clone()),
+    }
+}
+
+/// Returns the dlt column for an Arrow type, with the precision and scale
+/// hints dlt 1.31 derives (`None` for the null type).
+fn column_for(table: &str, name: &str, arrow_type: &ArrowType, nullable: bool) -> crate::Result<Option<Column>> {
+    let (data_type, precision, scale) = match arrow_type {
+        ArrowType::Null => return Ok(None),
+        ArrowType::Dictionary(_, value_type) => return column_for(table, name, value_type, nullable),
+        nested if nested.is_nested() => (DataType::Json, None, None),
+        ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View => (DataType::Text, None, None),
+        ArrowType::Float16 | ArrowType::Float32 | ArrowType::Float64 => (DataType::Double, None, None),
+        ArrowType::Boolean => (DataType::Bool, None, None),
+        // dlt records 0 digits for seconds and 3 for milliseconds; its
+        // schema shows no precision for micro- and nanoseconds.
+        ArrowType::Timestamp(unit, _) => {
+            let precision = match unit {
+                TimeUnit::Second => Some(0),
+                TimeUnit::Millisecond => Some(3),
+                _ => None,
+            };
+            (DataType::Timestamp, precision, None)
+        }
+        ArrowType::Date32 | ArrowType::Date64 => (DataType::Date, None, None),
+        ArrowType::Time32(_) | ArrowType::Time64(_) => (DataType::Time, None, None),
+        ArrowType::Int8 | ArrowType::UInt8 => (DataType::Bigint, Some(8), None),
+        ArrowType::Int16 | ArrowType::UInt16 => (DataType::Bigint, Some(16), None),
+        ArrowType::Int32 | ArrowType::UInt32 => (DataType::Bigint, Some(32), None),
+        ArrowType::Int64 | ArrowType::UInt64 => (DataType::Bigint, None, None),
+        ArrowType::FixedSizeBinary(width) => (DataType::Binary, Some(*width as u32), None),
+        ArrowType::Binary | ArrowType::LargeBinary | ArrowType::BinaryView => (DataType::Binary, None, None),
+        ArrowType::Decimal128(p, s) | ArrowType::Decimal256(p, s) => {
+            (DataType::Decimal, Some(*p as u32), Some((*s).max(0) as u32))
+        }
+        other => {
+            return Err(Error::Normalize {
+                table: table.to_owned(),
+                message: format!("column `{name}` has Arrow type {other}, which has no dlt data type"),
+            });
+        }
+    };
+
+    let mut column = Column::new(name, data_type);
+    column.nullable = nullable;
+    column.precision = precision;
+    column.scale = scale;
+    Ok(Some(column))
+}
+
+/// Renders each value of a struct, list or map array as compact JSON text.
+fn nested_to_json(table: &str, column: &str, array: &ArrayRef) -> crate::Result<ArrayRef> {
+    let wrapper_field = Field::new("v", array.data_type().clone(), true);
+    let wrapper = RecordBatch::try_new(Arc::new(ArrowSchema::new(vec![wrapper_field])), vec![array.clone()])
+        .map_err(|e| json_error(table, column, e))?;
+
+    let mut lines = Vec::new();
+    {
+        let mut writer = arrow::json::LineDelimitedWriter::new(&mut lines);
+        writer.write(&wrapper).map_err(|e| json_error(table, column, e))?;
+        writer.finish().map_err(|e| json_error(table, column, e))?;
+    }
+
+    let mut builder = StringBuilder::with_capacity(array.len(), lines.len());
+    for line in lines.split(|byte| *byte == b'\n').take(array.len()) {
+        let row: serde_json::Value = serde_json::from_slice(line).map_err(|e| json_error(table, column, e))?;
+        match row.get("v") {
+            Some(value) if !value.is_null() => builder.append_value(value.to_string()),
+            _ => builder.append_null(),
+        }
+    }
+    Ok(Arc::new(builder.finish()))
+}
+
+fn json_error(table: &str, column: &str, error: impl std::fmt::Display) -> Error {
+    Error::Normalize {
+        table: table.to_owned(),
+        message: format!("cannot render nested column `{column}` as JSON: {error}"),
+    }
+}
+
+/// Builds a batch with exactly the fields of `target`, casting the input
+/// columns and filling missing ones with nulls.
+fn align_to_schema(
+    table: &str,
+    columns: &[(String, ArrayRef)],
+    target: &Arc<ArrowSchema>,
+    rows: usize,
+) -> crate::Result<RecordBatch> {
+    let mut arrays = Vec::with_capacity(target.fields().len());
+    for field in target.fields() {
+        let source = columns.iter().find(|(name, _)| name == field.name());
+        let array = match source {
+            Some((name, array)) => cast_strict(table, name, array, field.data_type())?,
+            None if field.is_nullable() => new_null_array(field.data_type(), rows),
+            None => {
+                return Err(Error::Normalize {
+                    table: table.to_owned(),
+                    message: format!("the Arrow batch lacks non-nullable column `{}`", field.name()),
+                });
+            }
+        };
+        if !field.is_nullable() && array.null_count() > 0 {
+            return Err(Error::Normalize {
+                table: table.to_owned(),
+                message: format!("null values in non-nullable column `{}`", field.name()),
+            });
+        }
+        arrays.push(array);
+    }
+
+    RecordBatch::try_new(target.clone(), arrays).map_err(|e| Error::Normalize {
+        table: table.to_owned(),
+        message: format!("cannot build a record batch: {e}"),
+    })
+}
+
+/// Casts an array, failing on values that do not fit (for example a
+/// uint64 above the int64 range) instead of turning them into nulls.
+fn cast_strict(table: &str, column: &str, array: &ArrayRef, to: &ArrowType) -> crate::Result<ArrayRef> {
+    if array.data_type() == to {
+        return Ok(array.clone());
+    }
+    if let (ArrowType::Timestamp(from_unit, _), ArrowType::Timestamp(to_unit, _)) = (array.data_type(), to) {
+        return relabel_timestamps(array, *from_unit, *to_unit, to).map_err(|e| Error::Normalize {
+            table: table.to_owned(),
+            message: format!("cannot convert column `{column}` from {} to {to}: {e}", array.data_type()),
+        });
+    }
+
+    let options = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    cast_with_options(array, to, &options).map_err(|e| Error::Normalize {
+        table: table.to_owned(),
+        message: format!("cannot convert column `{column}` from {} to {to}: {e}", array.data_type()),
+    })
+}
+
+/// Converts timestamps between units and time zones by rescaling the
+/// epoch values. Arrow stores every timestamp as UTC epoch time, and naive
+/// values are taken as UTC as dlt does, so the zone is only a label. This
+/// avoids Arrow's zone-aware cast, which needs the `chrono-tz` feature
+/// for named zones such as `UTC`.
+fn relabel_timestamps(array: &ArrayRef, from: TimeUnit, to: TimeUnit, to_type: &ArrowType) -> Result<ArrayRef, String> {
+    let raw = cast_with_options(array, &ArrowType::Int64, &CastOptions::default()).map_err(|e| e.to_string())?;
+    let raw = raw.as_primitive::<Int64Type>();
+
+    let (from_per_second, to_per_second) = (units_per_second(from), units_per_second(to));
+    let scaled: Int64Array = if to_per_second >= from_per_second {
+        let factor = to_per_second / from_per_second;
+        raw.try_unary(|value| value.checked_mul(factor).ok_or_else(|| ArrowError::ComputeError(format!("timestamp {value} overflows {to:?}"))))
+            .map_err(|e| e.to_string())?
+    } else {
+        let factor = from_per_second / to_per_second;
+        raw.unary(|value| value.div_euclid(factor))
+    };
+
+    let data = scaled
+        .into_data()
+        .into_builder()
+        .data_type(to_type.clone())
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok(make_array(data))
+}
+
+fn units_per_second(unit: TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => 1,
+        TimeUnit::Millisecond => 1_000,
+        TimeUnit::Microsecond => 1_000_000,
+        TimeUnit::Nanosecond => 1_000_000_000,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_ints_get_precision() {
+        let column = column_for("t", "c", &ArrowType::Int16, true).unwrap().unwrap();
+        assert_eq!(column.precision, Some(16));
+    }
+
+    #[test]
+    fn millisecond_timestamp_precision() {
+        let arrow_type = ArrowType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+        let column = column_for("t", "c", &arrow_type, true).unwrap().unwrap();
+        assert_eq!(column.precision, Some(3));
+    }
+
+    #[test]
+    fn null_type_is_skipped() {
+        assert!(column_for("t", "c", &ArrowType::Null, true).unwrap().is_none());
+    }
+}

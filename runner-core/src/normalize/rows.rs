@@ -1,0 +1,210 @@
+//! Fits one flattened row into its table: null checks, coercion, new
+//! columns and variant columns, then the table's row buffer.
+
+use super::Normalizer;
+use super::infer::{Cell, CoerceError, Scalar, coerce};
+use crate::Error;
+use crate::naming::make_path;
+use crate::schema::{Column, DataType, Table};
+
+/// dlt columns that the default `not_null` hint covers.
+const NOT_NULL_COLUMNS: [&str; 5] = ["_dlt_id", "_dlt_root_id", "_dlt_parent_id", "_dlt_list_idx", "_dlt_load_id"];
+
+/// Applies the hints of dlt's default schema settings to a new column.
+///
+/// NOTE: these are dlt's defaults as constants; custom `default_hints` or
+/// `preferred_types` in the schema settings are not applied.
+pub(crate) fn apply_default_hints(column: &mut Column) {
+    let name = column.name.as_str();
+    if NOT_NULL_COLUMNS.contains(&name) {
+        column.nullable = false;
+    }
+    match name {
+        "_dlt_id" => {
+            column.unique = Some(true);
+            column.row_key = Some(true);
+        }
+        "_dlt_parent_id" => column.parent_key = Some(true),
+        "_dlt_root_id" => column.root_key = Some(true),
+        _ => {}
+    }
+}
+
+impl Normalizer<'_> {
+    /// Coerces and buffers one row of `table_name`, creating the table (as a
+    /// nested table of `parent`) when it is new.
+    pub(super) fn write_row<'v>(
+        &mut self,
+        table_name: &str,
+        parent: Option<&str>,
+        fields: Vec<(String, Scalar<'v>)>,
+    ) -> crate::Result<()> {
+        self.ensure_table(table_name, parent);
+
+        let mut cells: Vec<(String, Cell<'v>)> = Vec::with_capacity(fields.len());
+        for (name, value) in fields {
+            if matches!(value, Scalar::Null) {
+                self.check_null(table_name, &name)?;
+                continue;
+            }
+            cells.push(self.coerce_field(table_name, name, &value)?);
+        }
+
+        self.output_for(table_name);
+        let table = &self.schema.tables[table_name];
+        let output = &mut self.outputs[table_name];
+        let buffer = output.buffer_for(table)?;
+
+        let mut positioned = Vec::with_capacity(cells.len());
+        for (name, cell) in cells {
+            let position = buffer.position(&name).ok_or_else(|| {
+                Error::Internal(format!("column `{name}` of table `{table_name}` is missing from its row buffer"))
+            })?;
+            positioned.push((position, cell));
+        }
+        output.append_row(&mut positioned)
+    }
+
+    fn ensure_table(&mut self, table_name: &str, parent: Option<&str>) {
+        if self.schema.tables.contains_key(table_name) {
+            return;
+        }
+        let mut table = Table::new(table_name);
+        table.parent = parent.map(str::to_owned);
+        self.schema.tables.insert(table_name.to_owned(), table);
+        self.added_columns.entry(table_name.to_owned()).or_default();
+    }
+
+    /// Rejects a null in a non-nullable column; other nulls are dropped, so
+    /// a column that only ever had nulls never enters the schema.
+    fn check_null(&self, table_name: &str, name: &str) -> crate::Result<()> {
+        let column = self.schema.tables.get(table_name).and_then(|t| t.columns.get(name));
+        let non_nullable = match column {
+            Some(column) if column.is_complete() => !column.nullable,
+            Some(_) => false,
+            None => NOT_NULL_COLUMNS.contains(&name),
+        };
+        if non_nullable {
+            return Err(Error::Normalize {
+                table: table_name.to_owned(),
+                message: format!("null value in non-nullable column `{name}`"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Coerces a value into its column, or infers a new column, or falls
+    /// back to a variant column. Returns the column the value goes to.
+    fn coerce_field<'v>(
+        &mut self,
+        table_name: &str,
+        name: String,
+        value: &Scalar<'v>,
+    ) -> crate::Result<(String, Cell<'v>)> {
+        let existing_type = self.column_type(table_name, &name);
+
+        let Some(column_type) = existing_type else {
+            let inferred = value.infer_type();
+            let cell = self.check_range(table_name, &name, coerce(inferred, value))?;
+            if let Some(cell) = cell {
+                self.add_column(table_name, &name, inferred, false);
+                return Ok((name, cell));
+            }
+            return Err(Error::Internal(format!(
+                "value of inferred type {inferred} does not coerce into it in column `{name}` of table `{table_name}`"
+            )));
+        };
+
+        if let Some(cell) = self.check_range(table_name, &name, coerce(column_type, value))? {
+            return Ok((name, cell));
+        }
+
+        let variant_name = make_path(&[&name, &format!("v_{}", value.value_type())]);
+        self.coerce_variant(table_name, &name, variant_name, value)
+    }
+
+    fn coerce_variant<'v>(
+        &mut self,
+        table_name: &str,
+        base_name: &str,
+        variant_name: String,
+        value: &Scalar<'v>,
+    ) -> crate::Result<(String, Cell<'v>)> {
+        if let Some(variant_type) = self.column_type(table_name, &variant_name) {
+            if let Some(cell) = self.check_range(table_name, &variant_name, coerce(variant_type, value))? {
+                return Ok((variant_name, cell));
+            }
+            return Err(Error::Normalize {
+                table: table_name.to_owned(),
+                message: format!(
+                    "value of type {} fits neither column `{base_name}` nor its variant column `{variant_name}` \
+                     of type {variant_type}; dlt creates no variant of a variant column",
+                    value.value_type()
+                ),
+            });
+        }
+
+        let inferred = value.infer_type();
+        match self.check_range(table_name, &variant_name, coerce(inferred, value))? {
+            Some(cell) => {
+                self.add_column(table_name, &variant_name, inferred, true);
+                Ok((variant_name, cell))
+            }
+            None => Err(Error::Internal(format!(
+                "value of inferred type {inferred} does not coerce into it in column `{variant_name}` of table `{table_name}`"
+            ))),
+        }
+    }
+
+    /// Maps a coercion result: `Some` on success, `None` when the value needs
+    /// a variant, and an error for an integer outside int64.
+    fn check_range<'v>(
+        &self,
+        table_name: &str,
+        column_name: &str,
+        result: Result<Cell<'v>, CoerceError>,
+    ) -> crate::Result<Option<Cell<'v>>> {
+        match result {
+            Ok(cell) => Ok(Some(cell)),
+            Err(CoerceError::Incompatible) => Ok(None),
+            Err(CoerceError::OutOfRange(value)) => Err(Error::Normalize {
+                table: table_name.to_owned(),
+                message: format!(
+                    "integer {value} in column `{column_name}` is out of range for bigint (int64); \
+                     declare the column as decimal or wei, or send the value as a string"
+                ),
+            }),
+        }
+    }
+
+    /// Returns the type of a complete column, or `None` when the column is
+    /// missing or has no type yet.
+    fn column_type(&self, table_name: &str, column_name: &str) -> Option<DataType> {
+        self.schema
+            .tables
+            .get(table_name)
+            .and_then(|table| table.columns.get(column_name))
+            .and_then(|column| column.data_type)
+    }
+
+    /// Adds a new column, or completes an incomplete one keeping its hints.
+    pub(super) fn add_column(&mut self, table_name: &str, name: &str, data_type: DataType, variant: bool) {
+        let Some(table) = self.schema.tables.get_mut(table_name) else {
+            return;
+        };
+
+        if let Some(incomplete) = table.columns.get_mut(name) {
+            incomplete.data_type = Some(data_type);
+        } else {
+            let mut column = Column::new(name, data_type);
+            apply_default_hints(&mut column);
+            if variant {
+                column.variant = Some(true);
+                column.description = Some(format!("Variant of column {name} generated by dlt"));
+            }
+            table.columns.insert(name.to_owned(), column);
+        }
+
+        self.record_added_column(table_name, name);
+    }
+}

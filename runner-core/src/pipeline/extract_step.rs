@@ -1,0 +1,212 @@
+//! Extract: resources into a new package under `normalize/extracted`.
+
+use std::fs;
+
+use chrono::Utc;
+use serde_json::{Map, Value, json};
+
+use super::Pipeline;
+use crate::extract::{ExtractedTable, PackageWriter, Resource, Source};
+use crate::extract::ResourceOutput;
+use crate::load_id::new_load_id;
+use crate::schema::{Column, Schema, Table};
+use crate::state::PipelineState;
+use crate::storage::{JobState, LoadPackage, PackageStage, write_atomic};
+use crate::typed_json::{TypedValue, encode};
+use crate::{Error, Result, naming};
+
+/// Engine version of the state document dlt 1.31 writes.
+const STATE_ENGINE_VERSION: i64 = 4;
+
+pub(super) fn extract_source(pipeline: &mut Pipeline, source: Source) -> Result<Option<String>> {
+    let schema_name = naming::normalize_identifier(&source.name);
+    let load_id = new_load_id(pipeline.working_dir.newest_load_id()?.as_deref());
+    let span = tracing::info_span!("extract", load_id = %load_id, schema = %schema_name);
+    let _entered = span.enter();
+
+    let mut schema = load_live_schema(pipeline, &schema_name)?;
+    let mut state = load_or_create_state(pipeline, &schema_name)?;
+
+    let scratch = pipeline.working_dir.new_extract_scratch(&load_id)?;
+    let package = LoadPackage::create(scratch, &load_id, PackageStage::Extracted)?;
+    snapshot_state(pipeline, &package)?;
+
+    let mut extracted = Vec::new();
+    for mut resource in source.resources {
+        extracted.push(extract_resource(pipeline, &package, &mut schema, &mut state, &source.name, &mut resource)?);
+    }
+    let data_rows: u64 = extracted.iter().map(|table| table.rows).sum();
+
+    state.bump_version();
+    let state_changed = state.needs_extract();
+    if state_changed {
+        write_state_row(pipeline, &package, &mut schema, &state)?;
+    }
+
+    if data_rows == 0 && !state_changed {
+        tracing::info!("nothing extracted; no package created");
+        package.remove()?;
+        return Ok(None);
+    }
+
+    schema.bump_version();
+    package.write_schema(&schema)?;
+    package.write_json("load_package_state.json", &package_state(&load_id))?;
+    let committed = package.commit(&pipeline.working_dir.stage_dir(PackageStage::Extracted), PackageStage::Extracted)?;
+
+    // The package is committed, so the schema and state it carries become
+    // the live ones. A crash before these writes leaves the old state live,
+    // and the package's own copy (in its `_dlt_pipeline_state` job) is what
+    // the destination receives.
+    save_live_schema(pipeline, &schema)?;
+    state.mark_extracted(Utc::now());
+    state.save(&pipeline.working_dir.state_path())?;
+
+    tracing::info!(rows = data_rows, tables = extracted.len(), path = %committed.path().display(), "extracted package");
+    Ok(Some(load_id))
+}
+
+fn extract_resource(
+    pipeline: &Pipeline,
+    package: &LoadPackage,
+    schema: &mut Schema,
+    state: &mut PipelineState,
+    source_name: &str,
+    resource: &mut Resource,
+) -> Result<ExtractedTable> {
+    let table_name = naming::normalize_path(&resource.table_name);
+    if table_name.starts_with("_dlt") {
+        return Err(Error::config(format!(
+            "resource `{}` writes to table `{table_name}`, but names starting with `_dlt` are reserved for dlt's own tables; choose another table_name",
+            resource.name
+        )));
+    }
+    let disposition = resource.write_disposition.as_str();
+    if !pipeline.destination.supports_write_disposition(disposition) {
+        return Err(Error::config(format!(
+            "destination `{}` ({}) does not support write disposition `{disposition}` used by resource `{}`; supported: {}",
+            pipeline.destination.name,
+            pipeline.destination.type_name,
+            resource.name,
+            pipeline.destination.capabilities.supported_write_dispositions.join(", ")
+        )));
+    }
+    apply_resource_hints(schema, &table_name, resource);
+
+    let progress = pipeline.progress();
+    let report = |rows: u64| progress.add_extracted(rows);
+    let mut writer = PackageWriter::new(&package.jobs_dir(JobState::New), &table_name, &report);
+
+    let mut resource_state: Map<String, Value> = state.resource_state_mut(source_name, &resource.name).clone();
+    let mut output = ResourceOutput {
+        sink: &mut writer,
+        state: &mut resource_state,
+    };
+    resource.producer.produce(&mut output)?;
+    *state.resource_state_mut(source_name, &resource.name) = resource_state;
+
+    let extracted = writer.finish()?;
+    tracing::debug!(resource = %resource.name, table = %extracted.table_name, rows = extracted.rows, "extracted resource");
+    Ok(extracted)
+}
+
+/// Creates the root table with the resource's hints, as dlt does before any
+/// data arrives: primary key columns come first in the column order.
+fn apply_resource_hints(schema: &mut Schema, table_name: &str, resource: &Resource) {
+    let table = schema
+        .tables
+        .entry(table_name.to_owned())
+        .or_insert_with(|| Table::new(table_name));
+    table.write_disposition = Some(resource.write_disposition.as_str().to_owned());
+    table.resource = Some(resource.name.clone());
+
+    if let Some(levels) = resource.max_table_nesting {
+        let hints = table.x_normalizer.get_or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(map) = hints {
+            map.insert("max_nesting".to_owned(), Value::from(levels));
+        }
+    }
+
+    for key in &resource.primary_key {
+        let column_name = naming::normalize_path(key);
+        let column = table.columns.entry(column_name.clone()).or_insert_with(|| {
+            let mut column = Column::new(column_name.clone(), crate::schema::DataType::Text);
+            column.data_type = None;
+            column
+        });
+        column.nullable = false;
+        column.primary_key = Some(true);
+    }
+}
+
+fn load_live_schema(pipeline: &Pipeline, schema_name: &str) -> Result<Schema> {
+    let path = pipeline.working_dir.schema_path(schema_name);
+    match fs::read_to_string(&path) {
+        Ok(text) => Schema::from_json(&text),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Schema::new(schema_name)),
+        Err(error) => Err(Error::io("read", &path, error)),
+    }
+}
+
+pub(super) fn save_live_schema(pipeline: &Pipeline, schema: &Schema) -> Result<()> {
+    write_atomic(&pipeline.working_dir.schema_path(&schema.name), schema.to_pretty_json().as_bytes())
+}
+
+fn load_or_create_state(pipeline: &Pipeline, schema_name: &str) -> Result<PipelineState> {
+    let path = pipeline.working_dir.state_path();
+    if let Some(state) = PipelineState::load(&path)? {
+        return Ok(state);
+    }
+    Ok(PipelineState::new(
+        &pipeline.name,
+        &pipeline.dataset_name,
+        schema_name,
+        &format!("dlt.destinations.{}", pipeline.destination.type_name),
+    ))
+}
+
+/// Copies the current `state.json` into the package's `.restore` folder, so
+/// that an aborted package can rewind the state to what it was before.
+fn snapshot_state(pipeline: &Pipeline, package: &LoadPackage) -> Result<()> {
+    let current = pipeline.working_dir.state_path();
+    if !current.exists() {
+        return Ok(());
+    }
+    let folder = package.path().join(".restore");
+    fs::create_dir_all(&folder).map_err(|e| Error::io("create folder", &folder, e))?;
+    let target = folder.join("state.json");
+    fs::copy(&current, &target).map_err(|e| Error::io("copy", &current, e))?;
+    Ok(())
+}
+
+/// Adds the pipeline state as one row of `_dlt_pipeline_state`, as dlt
+/// extracts it whenever the state's hash changed.
+fn write_state_row(pipeline: &Pipeline, package: &LoadPackage, schema: &mut Schema, state: &PipelineState) -> Result<()> {
+    schema.ensure_pipeline_state_table();
+
+    let row = json!({
+        "version": state.version(),
+        "engine_version": STATE_ENGINE_VERSION,
+        "pipeline_name": pipeline.name,
+        "state": state.to_blob(),
+        "created_at": encode(&TypedValue::DateTime(Utc::now().fixed_offset())),
+        "version_hash": state.version_hash(),
+    });
+
+    let ignore = |_: u64| {};
+    let mut writer = PackageWriter::new(&package.jobs_dir(JobState::New), crate::schema::PIPELINE_STATE_TABLE, &ignore);
+    crate::extract::push_row_to(&mut writer, row)?;
+    writer.finish()?;
+    Ok(())
+}
+
+/// The package state document: when the package was created.
+fn package_state(load_id: &str) -> Value {
+    let seconds: f64 = load_id.parse().unwrap_or(0.0);
+    let created_at = chrono::DateTime::from_timestamp_micros((seconds * 1e6) as i64).unwrap_or_else(Utc::now);
+    json!({
+        "created_at": encode(&TypedValue::DateTime(created_at.fixed_offset())),
+        "_state_version": 1,
+        "_state_engine_version": 1,
+    })
+}

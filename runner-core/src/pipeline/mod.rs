@@ -1,0 +1,237 @@
+//! The pipeline: extract, normalize and load over a working directory.
+
+mod extract_step;
+mod info;
+mod load_step;
+mod normalize_step;
+mod progress;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use info::{LoadInfo, PackageInfo};
+pub use progress::{Progress, ProgressSnapshot};
+
+use crate::destination::DestinationHandle;
+use crate::error::Step;
+use crate::extract::Source;
+use crate::storage::{PackageStage, WorkingDir};
+use crate::{Error, Result, naming};
+
+/// Environment variable that moves dlt's data folder (and so every working
+/// directory) away from `~/.dlt`, as in Python dlt.
+pub const DATA_DIR_ENV: &str = "DLT_DATA_DIR";
+
+/// Settings of a pipeline.
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    pub pipeline_name: String,
+    /// Folder holding every pipeline's working directory. Defaults to
+    /// `$DLT_DATA_DIR/pipelines`, or `~/.dlt/pipelines` when that is unset.
+    pub pipelines_dir: Option<PathBuf>,
+    /// Dataset (DuckDB schema, bucket folder) to load into; defaults to
+    /// `<pipeline_name>_dataset`, normalized with the naming convention.
+    pub dataset_name: Option<String>,
+    /// Rows buffered per table before normalize writes a record batch.
+    pub normalize_batch_rows: usize,
+    /// Rows after which normalize starts a new load file; unlimited when `None`.
+    pub file_max_rows: Option<u64>,
+}
+
+impl PipelineOptions {
+    pub fn new(pipeline_name: impl Into<String>) -> Self {
+        PipelineOptions {
+            pipeline_name: pipeline_name.into(),
+            pipelines_dir: None,
+            dataset_name: None,
+            normalize_batch_rows: 16_384,
+            file_max_rows: None,
+        }
+    }
+
+    pub fn with_pipelines_dir(mut self, folder: impl Into<PathBuf>) -> Self {
+        self.pipelines_dir = Some(folder.into());
+        self
+    }
+
+    pub fn with_dataset_name(mut self, dataset_name: impl Into<String>) -> Self {
+        self.dataset_name = Some(dataset_name.into());
+        self
+    }
+}
+
+/// Returns the default folder of pipeline working directories.
+pub fn default_pipelines_dir() -> Result<PathBuf> {
+    if let Some(data_dir) = std::env::var_os(DATA_DIR_ENV) {
+        return Ok(PathBuf::from(data_dir).join("pipelines"));
+    }
+    let home = std::env::var_os("HOME").ok_or_else(|| {
+        Error::config(format!(
+            "cannot find the pipelines folder: neither {DATA_DIR_ENV} nor HOME is set; set {DATA_DIR_ENV} to a writable folder"
+        ))
+    })?;
+    Ok(PathBuf::from(home).join(".dlt").join("pipelines"))
+}
+
+/// Checks a pipeline name: it becomes a folder name and a key in dlt's state.
+pub fn validate_pipeline_name(name: &str) -> Result<()> {
+    let invalid = name.is_empty()
+        || name.trim() != name
+        || name.contains(['.', '%', '{', '}', '/', '\\', '\0']);
+    if invalid {
+        return Err(Error::config(format!(
+            "invalid pipeline name `{name}`: use a non-empty name without `.`, `%`, `{{`, `}}`, path separators or surrounding spaces"
+        )));
+    }
+    Ok(())
+}
+
+/// A pipeline with its working directory and destination.
+pub struct Pipeline {
+    name: String,
+    dataset_name: String,
+    working_dir: WorkingDir,
+    destination: DestinationHandle,
+    options: PipelineOptions,
+    progress: Arc<Progress>,
+}
+
+impl Pipeline {
+    /// Opens (or creates) the pipeline's working directory.
+    pub fn new(options: PipelineOptions, destination: DestinationHandle) -> Result<Self> {
+        validate_pipeline_name(&options.pipeline_name)?;
+
+        let pipelines_dir = match &options.pipelines_dir {
+            Some(folder) => folder.clone(),
+            None => default_pipelines_dir()?,
+        };
+        let raw_dataset = options
+            .dataset_name
+            .clone()
+            .unwrap_or_else(|| format!("{}_dataset", options.pipeline_name));
+        let dataset_name = naming::normalize_identifier(&raw_dataset);
+        if dataset_name != raw_dataset {
+            tracing::warn!(dataset = %raw_dataset, normalized = %dataset_name, "dataset name normalized by the naming convention");
+        }
+        let working_dir = WorkingDir::open(pipelines_dir.join(&options.pipeline_name))?;
+
+        Ok(Pipeline {
+            name: options.pipeline_name.clone(),
+            dataset_name,
+            working_dir,
+            destination,
+            options,
+            progress: Arc::new(Progress::default()),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn dataset_name(&self) -> &str {
+        &self.dataset_name
+    }
+
+    pub fn working_dir(&self) -> &Path {
+        self.working_dir.root()
+    }
+
+    pub fn destination(&self) -> &DestinationHandle {
+        &self.destination
+    }
+
+    /// Counters for a progress display; shared, so another thread may poll them.
+    pub fn progress(&self) -> Arc<Progress> {
+        Arc::clone(&self.progress)
+    }
+
+    /// Returns true when packages from an earlier run wait to be normalized or loaded.
+    pub fn has_pending_data(&self) -> Result<bool> {
+        self.working_dir.has_pending_packages()
+    }
+
+    /// Normalizes and loads every pending package, then extracts `source`
+    /// into a new package and loads it. Pending data is never skipped: it is
+    /// completed first, with its original load ids.
+    pub fn run(&mut self, source: Source) -> Result<LoadInfo> {
+        let span = tracing::info_span!("run", pipeline = %self.name);
+        let _entered = span.enter();
+        let started = Instant::now();
+
+        let pending = self.finish_pending()?;
+        let pending_count = pending.len();
+
+        self.extract(source)?;
+        let mut packages = pending;
+        packages.extend(self.normalize_and_load()?);
+
+        Ok(self.load_info(packages, pending_count, started))
+    }
+
+    /// Normalizes and loads packages left by earlier runs; returns what was loaded.
+    pub fn finalize(&mut self) -> Result<LoadInfo> {
+        let span = tracing::info_span!("finalize", pipeline = %self.name);
+        let _entered = span.enter();
+        let started = Instant::now();
+
+        let packages = self.finish_pending()?;
+        let count = packages.len();
+        Ok(self.load_info(packages, count, started))
+    }
+
+    fn finish_pending(&mut self) -> Result<Vec<PackageInfo>> {
+        let discarded = self.working_dir.recover()?;
+        for folder in discarded {
+            tracing::info!(folder = %folder, "discarded an incomplete stage left by an interrupted run");
+        }
+
+        if !self.working_dir.has_pending_packages()? {
+            return Ok(Vec::new());
+        }
+        tracing::info!("completing packages left pending by an earlier run");
+        self.normalize_and_load()
+    }
+
+    fn normalize_and_load(&mut self) -> Result<Vec<PackageInfo>> {
+        self.normalize()?;
+        self.load()
+    }
+
+    /// Normalizes every extracted package.
+    pub fn normalize(&mut self) -> Result<()> {
+        for package in self.working_dir.packages(PackageStage::Extracted)? {
+            normalize_step::normalize_package(self, package).map_err(|error| error.in_step(Step::Normalize, &self.name))?;
+        }
+        Ok(())
+    }
+
+    /// Loads every normalized package, oldest first.
+    pub fn load(&mut self) -> Result<Vec<PackageInfo>> {
+        let mut loaded = Vec::new();
+        for package in self.working_dir.packages(PackageStage::Normalized)? {
+            let info = load_step::load_package(self, package).map_err(|error| error.in_step(Step::Load, &self.name))?;
+            loaded.push(info);
+        }
+        Ok(loaded)
+    }
+
+    /// Extracts `source` into a new package; returns its load id, or `None`
+    /// when the source produced nothing and the state did not change.
+    pub fn extract(&mut self, source: Source) -> Result<Option<String>> {
+        extract_step::extract_source(self, source).map_err(|error| error.in_step(Step::Extract, &self.name))
+    }
+
+    fn load_info(&self, packages: Vec<PackageInfo>, pending_packages: usize, started: Instant) -> LoadInfo {
+        LoadInfo {
+            pipeline_name: self.name.clone(),
+            destination_name: self.destination.name.clone(),
+            destination_type: self.destination.type_name.clone(),
+            dataset_name: self.dataset_name.clone(),
+            packages,
+            pending_packages,
+            duration: started.elapsed(),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Normalize: an extracted package into relational Parquet load files under
+//! `load/normalized`.
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::Value;
+
+use super::Pipeline;
+use super::extract_step::save_live_schema;
+use crate::normalize::{NormalizeOptions, Normalizer};
+use crate::schema::Schema;
+use crate::storage::{JobFileName, JobState, LoadPackage, PackageStage};
+use crate::{Error, Result};
+
+/// Rows per record batch read back from an extracted Parquet job.
+const PARQUET_BATCH_ROWS: usize = 65_536;
+
+pub(super) fn normalize_package(pipeline: &mut Pipeline, extracted: LoadPackage) -> Result<()> {
+    let load_id = extracted.load_id().to_owned();
+    let span = tracing::info_span!("normalize", load_id = %load_id);
+    let _entered = span.enter();
+
+    let mut schema = current_schema(pipeline, &extracted)?;
+    let scratch = pipeline.working_dir.normalize_scratch(&load_id);
+    if scratch.exists() {
+        fs::remove_dir_all(&scratch).map_err(|e| Error::io("remove folder", &scratch, e))?;
+    }
+    let package = LoadPackage::create(scratch, &load_id, PackageStage::Normalized)?;
+    copy_package_metadata(&extracted, &package)?;
+
+    let options = NormalizeOptions {
+        load_id: load_id.clone(),
+        jobs_dir: package.jobs_dir(JobState::New),
+        batch_rows: pipeline.options.normalize_batch_rows,
+        max_nesting: None,
+        file_max_rows: pipeline.options.file_max_rows,
+    };
+    let mut normalizer = Normalizer::new(&mut schema, options);
+    for job in extracted.jobs(JobState::New)? {
+        let path = extracted.job_path(JobState::New, &job);
+        normalize_job(pipeline, &mut normalizer, &job, &path)?;
+    }
+    let output = normalizer.finish()?;
+
+    schema.bump_version();
+    package.write_schema(&schema)?;
+    let updates = serde_json::to_value(&output.schema_updates).map_err(|e| Error::Internal(e.to_string()))?;
+    package.write_json("schema_updates.json", &updates)?;
+
+    if output.jobs.is_empty() {
+        tracing::info!("package has no rows to load; removing it");
+        package.remove()?;
+        save_live_schema(pipeline, &schema)?;
+        return extracted.remove();
+    }
+
+    package.commit(&pipeline.working_dir.stage_dir(PackageStage::Normalized), PackageStage::Normalized)?;
+    save_live_schema(pipeline, &schema)?;
+    extracted.remove()?;
+
+    tracing::info!(jobs = output.jobs.len(), tables = output.rows_per_table.len(), "normalized package");
+    Ok(())
+}
+
+/// The live schema if one exists, else the one the package was extracted with.
+fn current_schema(pipeline: &Pipeline, package: &LoadPackage) -> Result<Schema> {
+    let package_schema = package.read_schema()?;
+    let live_path = pipeline.working_dir.schema_path(&package_schema.name);
+    match fs::read_to_string(&live_path) {
+        Ok(text) => {
+            let live = Schema::from_json(&text)?;
+            // A package extracted with hints the live schema lacks (the live
+            // schema was lost in a crash) still carries them.
+            Ok(if live.version >= package_schema.version { live } else { package_schema })
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(package_schema),
+        Err(error) => Err(Error::io("read", &live_path, error)),
+    }
+}
+
+fn copy_package_metadata(from: &LoadPackage, to: &LoadPackage) -> Result<()> {
+    let state = from.path().join("load_package_state.json");
+    if state.exists() {
+        let target = to.path().join("load_package_state.json");
+        fs::copy(&state, &target).map_err(|e| Error::io("copy", &state, e))?;
+    }
+    let restore = from.path().join(".restore");
+    if restore.is_dir() {
+        let target = to.path().join(".restore");
+        fs::create_dir_all(&target).map_err(|e| Error::io("create folder", &target, e))?;
+        for entry in fs::read_dir(&restore).map_err(|e| Error::io("list folder", &restore, e))? {
+            let entry = entry.map_err(|e| Error::io("list folder", &restore, e))?;
+            if entry.path().is_file() {
+                let destination = target.join(entry.file_name());
+                fs::copy(entry.path(), &destination).map_err(|e| Error::io("copy", entry.path(), e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn normalize_job(pipeline: &Pipeline, normalizer: &mut Normalizer<'_>, job: &JobFileName, path: &Path) -> Result<()> {
+    let progress = pipeline.progress();
+    match job.extension.as_str() {
+        "typed-jsonl" | "jsonl" => {
+            let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+            let reader: Box<dyn BufRead> = if job.compressed {
+                Box::new(BufReader::new(flate2::read::GzDecoder::new(file)))
+            } else {
+                Box::new(BufReader::with_capacity(1 << 20, file))
+            };
+
+            for (index, line) in reader.lines().enumerate() {
+                let line = line.map_err(|e| Error::io("read", path, e))?;
+                if line.is_empty() {
+                    continue;
+                }
+                let row: Value = serde_json::from_str(&line).map_err(|e| Error::InvalidData {
+                    path: path.to_path_buf(),
+                    line: Some(index as u64 + 1),
+                    message: e.to_string(),
+                })?;
+                normalizer.push_row(&job.table_name, row)?;
+                progress.add_normalized(1);
+            }
+            Ok(())
+        }
+        "parquet" => {
+            let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+            let arrow_error = |message: String| Error::Arrow {
+                action: "reading extracted Parquet job",
+                path: path.to_path_buf(),
+                message,
+            };
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                .map_err(|e| arrow_error(e.to_string()))?
+                .with_batch_size(PARQUET_BATCH_ROWS)
+                .build()
+                .map_err(|e| arrow_error(e.to_string()))?;
+            for batch in reader {
+                let batch = batch.map_err(|e| arrow_error(e.to_string()))?;
+                normalizer.push_batch(&job.table_name, &batch)?;
+                progress.add_normalized(batch.num_rows() as u64);
+            }
+            Ok(())
+        }
+        other => Err(Error::Package {
+            load_id: normalizer_load_id(path),
+            message: format!("job `{job}` has unsupported format `{other}`"),
+        }),
+    }
+}
+
+fn normalizer_load_id(job_path: &Path) -> String {
+    job_path
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

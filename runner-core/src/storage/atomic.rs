@@ -1,0 +1,27 @@
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use rand::RngCore;
+
+use crate::{Error, Result};
+
+/// Writes `contents` to `path` so that readers see the old file or the new
+/// one, never a partial write: the bytes go to a temporary file in the same
+/// folder, are synced, and the temporary file is renamed over `path`.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    let folder = path
+        .parent()
+        .ok_or_else(|| Error::Internal(format!("path `{}` has no parent folder", path.display())))?;
+
+    let mut suffix = [0u8; 8];
+    rand::thread_rng().fill_bytes(&mut suffix);
+    let temporary = folder.join(format!(".{}.tmp", hex::encode(suffix)));
+
+    let mut file = fs::File::create(&temporary).map_err(|e| Error::io("create", &temporary, e))?;
+    file.write_all(contents).map_err(|e| Error::io("write", &temporary, e))?;
+    file.sync_all().map_err(|e| Error::io("sync", &temporary, e))?;
+    drop(file);
+
+    fs::rename(&temporary, path).map_err(|e| Error::io("rename", &temporary, e))
+}

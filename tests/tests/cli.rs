@@ -1,0 +1,199 @@
+//! The `dlt` binary on real projects, loading through the DuckDB plugin.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{TestProject, assert_success, count_rows, stderr, stdout};
+use serde_json::Value;
+
+const COUNTRIES_YML: &str = "\
+sources:
+  countries:
+    type: files
+    path: data/countries.json
+    format: json
+    table_name: countries
+    write_disposition: append
+destinations:
+  warehouse:
+    type: duckdb
+    credentials: warehouse.duckdb
+pipelines:
+  countries_pipeline:
+    source: countries
+    destination: warehouse
+    dataset_name: world
+";
+
+/// (column name, DuckDB type, nullable) in table order.
+type Columns = Vec<(String, String, String)>;
+
+fn oracle() -> Value {
+    let path = common::repo_root().join("tests/oracle/countries_expected.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn oracle_tables() -> BTreeMap<String, (Columns, i64)> {
+    let oracle = oracle();
+    let mut tables = BTreeMap::new();
+    for (name, table) in oracle["duckdb_tables"].as_object().unwrap() {
+        let columns = table["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|column| {
+                (
+                    column["name"].as_str().unwrap().to_owned(),
+                    column["data_type"].as_str().unwrap().to_owned(),
+                    column["is_nullable"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        tables.insert(name.clone(), (columns, table["row_count"].as_i64().unwrap()));
+    }
+    tables
+}
+
+fn loaded_tables(connection: &duckdb::Connection, dataset: &str) -> BTreeMap<String, (Columns, i64)> {
+    let mut statement = connection
+        .prepare(
+            "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns \
+             WHERE table_schema = ? ORDER BY table_name, ordinal_position",
+        )
+        .unwrap();
+    let rows = statement
+        .query_map([dataset], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+            ))
+        })
+        .unwrap();
+
+    let mut tables: BTreeMap<String, (Columns, i64)> = BTreeMap::new();
+    for row in rows {
+        let (table, column, data_type, nullable) = row.unwrap();
+        tables.entry(table).or_default().0.push((column, data_type, nullable));
+    }
+    for (table, (_, count)) in tables.iter_mut() {
+        *count = count_rows(connection, &format!("{dataset}.\"{table}\""));
+    }
+    tables
+}
+
+#[test]
+fn countries_match_python_dlt() {
+    let project = TestProject::new(COUNTRIES_YML);
+    project.add_example_data("countries.json");
+
+    let output = project.dlt(&["pipeline", "countries_pipeline", "run"]);
+    assert_success(&output);
+
+    let expected = oracle_tables();
+    let loaded = loaded_tables(&project.duckdb("warehouse.duckdb"), "world");
+    assert_eq!(
+        loaded.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "table names differ"
+    );
+    for (table, (expected_columns, expected_rows)) in &expected {
+        let (columns, rows) = &loaded[table];
+        assert_eq!(rows, expected_rows, "row count of `{table}`");
+        let names: Vec<&String> = columns.iter().map(|c| &c.0).collect();
+        let expected_names: Vec<&String> = expected_columns.iter().map(|c| &c.0).collect();
+        assert_eq!(names, expected_names, "column names and order of `{table}`");
+        assert_eq!(columns, expected_columns, "column types or nullability of `{table}`");
+    }
+}
+
+#[test]
+fn run_prints_summary() {
+    let project = TestProject::new(COUNTRIES_YML);
+    project.add_example_data("countries.json");
+
+    let output = project.dlt(&["pipeline", "countries_pipeline", "run"]);
+    assert_success(&output);
+
+    let summary = stdout(&output);
+    assert!(summary.contains("countries_pipeline"), "{summary}");
+    assert!(summary.contains("countries"), "{summary}");
+    assert!(summary.contains("250 rows"), "{summary}");
+}
+
+#[test]
+fn append_twice_doubles_rows() {
+    let project = TestProject::new(COUNTRIES_YML);
+    project.add_example_data("countries.json");
+
+    assert_success(&project.dlt(&["pipeline", "countries_pipeline", "run"]));
+    assert_success(&project.dlt(&["pipeline", "countries_pipeline", "run"]));
+
+    let connection = project.duckdb("warehouse.duckdb");
+    assert_eq!(count_rows(&connection, "world.countries"), 500);
+    assert_eq!(count_rows(&connection, "world._dlt_loads"), 2);
+}
+
+#[test]
+fn unknown_key_names_line_and_hint() {
+    let yml = COUNTRIES_YML.replace("    destination: warehouse\n", "    destnation: warehouse\n");
+    let project = TestProject::new(&yml);
+
+    let output = project.dlt(&["pipeline", "countries_pipeline", "run"]);
+
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("destnation"), "{message}");
+    assert!(message.contains("15"), "line number missing: {message}");
+    assert!(message.contains("destination"), "hint missing: {message}");
+    assert!(!project.data_dir().exists(), "a config error must create nothing");
+}
+
+#[test]
+fn missing_plugin_lists_searched_folders() {
+    let yml = COUNTRIES_YML.replace("type: duckdb", "type: nosuchdb");
+    let project = TestProject::new(&yml);
+    project.add_example_data("countries.json");
+
+    let output = project.dlt(&["pipeline", "countries_pipeline", "run"]);
+
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("destination_nosuchdb"), "{message}");
+    assert!(message.contains(&project.path().join("plugins").display().to_string()), "{message}");
+    assert!(message.contains(&common::profile_dir().display().to_string()), "{message}");
+}
+
+#[test]
+fn missing_input_file_is_config_error() {
+    let project = TestProject::new(COUNTRIES_YML);
+
+    let output = project.dlt(&["pipeline", "countries_pipeline", "run"]);
+
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("countries.json"), "{}", stderr(&output));
+}
+
+#[test]
+fn replace_keeps_only_new_rows() {
+    let yml = COUNTRIES_YML
+        .replace("data/countries.json", "data/items.jsonl")
+        .replace("format: json", "format: jsonl")
+        .replace("write_disposition: append", "write_disposition: replace");
+    let project = TestProject::new(&yml);
+
+    project.write_data("items.jsonl", "{\"id\": 1, \"tags\": [\"a\", \"b\"]}\n{\"id\": 2, \"tags\": [\"c\"]}\n");
+    assert_success(&project.dlt(&["pipeline", "countries_pipeline", "run"]));
+    project.write_data("items.jsonl", "{\"id\": 9}\n");
+    assert_success(&project.dlt(&["pipeline", "countries_pipeline", "run"]));
+
+    let connection = project.duckdb("warehouse.duckdb");
+    let ids: i64 = connection
+        .query_row("SELECT sum(id) FROM world.countries", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(count_rows(&connection, "world.countries"), 1);
+    assert_eq!(ids, 9);
+    assert_eq!(count_rows(&connection, "world.countries__tags"), 0, "nested rows of the old data remain");
+}
