@@ -89,6 +89,15 @@ pub enum Error {
         source: PluginError,
     },
 
+    /// A source plugin reported an error.
+    #[error("source `{source_name}` failed to {action}: {error}")]
+    Source {
+        source_name: String,
+        action: &'static str,
+        #[source]
+        error: PluginError,
+    },
+
     /// An error while writing or reading Parquet or Arrow data.
     #[error("{action} failed for `{}`: {message}", path.display())]
     Arrow {
@@ -133,6 +142,7 @@ impl Error {
             Error::Package { .. } => ErrorCategory::Terminal,
             Error::Plugin(_) => ErrorCategory::Config,
             Error::Destination { source, .. } | Error::DestinationCall { source, .. } => source.category,
+            Error::Source { error, .. } => error.category,
             Error::Arrow { .. } => ErrorCategory::Terminal,
             Error::InStep { source, .. } => source.category(),
             Error::Internal(_) => ErrorCategory::Internal,

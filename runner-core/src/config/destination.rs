@@ -63,10 +63,18 @@ impl fmt::Debug for DestinationConfig {
 }
 
 /// Reads one destination entry found at `path` (`destinations.<name>`).
-pub(crate) fn parse_destination(entry: &Entry, path: &str) -> Result<DestinationConfig, ConfigError> {
+pub(crate) fn parse_destination(
+    entry: &Entry,
+    path: &str,
+) -> Result<DestinationConfig, ConfigError> {
     let node = &entry.value;
     if !matches!(node.value, Value::Mapping(_) | Value::Null) {
-        return Err(wrong_type(node.location, path, "a mapping with a `type` key", &node.value));
+        return Err(wrong_type(
+            node.location,
+            path,
+            "a mapping with a `type` key",
+            &node.value,
+        ));
     }
 
     let mut config = match to_json(node, path)? {
@@ -75,7 +83,10 @@ pub(crate) fn parse_destination(entry: &Entry, path: &str) -> Result<Destination
     };
 
     let type_name = read_type(entry, path)?;
-    config.insert("type".to_owned(), serde_json::Value::String(type_name.clone()));
+    config.insert(
+        "type".to_owned(),
+        serde_json::Value::String(type_name.clone()),
+    );
 
     Ok(DestinationConfig {
         name: entry.key.clone(),
@@ -94,7 +105,9 @@ fn read_type(entry: &Entry, path: &str) -> Result<String, ConfigError> {
     };
 
     if let Some(declared) = declared {
-        return Ok(as_str(&declared.value, &format!("{path}.type"))?.value.to_owned());
+        return Ok(as_str(&declared.value, &format!("{path}.type"))?
+            .value
+            .to_owned());
     }
 
     if BUILTIN_DESTINATION_TYPES.contains(&entry.key.as_str()) {

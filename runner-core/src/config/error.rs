@@ -19,19 +19,19 @@ pub struct Location {
 /// An invalid or unreadable `dlt.yml`, or a pipeline that cannot be resolved.
 ///
 /// `Display` renders `<file>:<line>:<column>: <message>` (or `<file>: <message>`
-/// without a location), then, when the source line is known and holds no
-/// destination settings, the line itself with a caret under the column.
+/// without a location). When the source line is known and is not part of a
+/// destination entry, the line follows with a caret under the column.
 #[derive(Debug, thiserror::Error)]
 pub struct ConfigError {
     /// The project file, as given to [`super::Project::load`] or [`super::Project::from_str`].
     pub file: PathBuf,
-    /// Where in the file the problem is; `None` for problems that do not come
-    /// from one place in the file, such as an unknown pipeline name on the
+    /// The position of the problem in the file. It is `None` for problems
+    /// that do not come from the file, such as an unknown pipeline name on the
     /// command line.
     pub location: Option<Location>,
-    /// What is wrong.
+    /// The problem, boxed to keep `Result<_, ConfigError>` small.
     #[source]
-    pub kind: ConfigErrorKind,
+    pub kind: Box<ConfigErrorKind>,
     /// The offending source line with a caret under the column.
     pub snippet: Option<String>,
 }
@@ -39,11 +39,13 @@ pub struct ConfigError {
 /// The problem a [`ConfigError`] reports.
 ///
 /// Messages name the dotted key path (`pipelines.p.run_config.retry_policy`),
-/// show the value except where it could be a secret, and say how to fix it.
+/// show the value unless it could be a secret, and tell how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigErrorKind {
     /// The project file could not be read.
-    #[error("cannot read the project file: {source}; run the command in a project folder or pass the path of its dlt.yml")]
+    #[error(
+        "cannot read the project file: {source}; run the command in a project folder or pass the path of its dlt.yml"
+    )]
     Read {
         #[source]
         source: std::io::Error,
@@ -54,7 +56,9 @@ pub enum ConfigErrorKind {
     Syntax { message: String },
 
     /// A line is indented with a tab, which YAML forbids.
-    #[error("tab character in indentation: YAML allows only spaces there, so replace the tab with spaces")]
+    #[error(
+        "tab character in indentation: YAML allows only spaces there, so replace the tab with spaces"
+    )]
     TabIndentation,
 
     /// The same key appears twice in one mapping.
@@ -117,7 +121,9 @@ pub enum ConfigErrorKind {
     },
 
     /// A destination name defined under both `destinations` and `destination`.
-    #[error("destination `{name}` is defined in both `destinations` and `destination` (first at line {first_line}); rename or remove one of them")]
+    #[error(
+        "destination `{name}` is defined in both `destinations` and `destination` (first at line {first_line}); rename or remove one of them"
+    )]
     DuplicateDestination { name: String, first_line: u64 },
 
     /// A pipeline name that the file does not define.
@@ -129,7 +135,9 @@ pub enum ConfigErrorKind {
     },
 
     /// A `${VAR}` value whose variable is not set.
-    #[error("environment variable `{variable}` for {path} is not set; set it, or write the value in dlt.yml")]
+    #[error(
+        "environment variable `{variable}` for {path} is not set; set it, or write the value in dlt.yml"
+    )]
     MissingEnvVar { variable: String, path: String },
 
     /// A dlt-style environment variable that cannot be applied.
@@ -164,12 +172,12 @@ impl ConfigErrorKind {
 }
 
 impl ConfigError {
-    /// Creates an error that [`ConfigError::in_file`] later ties to a file.
+    /// Creates an error without a file name, which [`ConfigError::in_file`] sets later.
     pub(crate) fn new(kind: ConfigErrorKind, location: Option<Location>) -> Self {
         ConfigError {
             file: PathBuf::new(),
             location,
-            kind,
+            kind: Box::new(kind),
             snippet: None,
         }
     }
@@ -220,15 +228,15 @@ impl From<ConfigError> for crate::Error {
     }
 }
 
-/// Returns whether `path` is below a destination entry, other than its `type`.
+/// Returns whether `path` is a destination entry or below one, other than its `type`.
 fn is_destination_setting(path: &str) -> bool {
     let mut segments = path.split('.');
     let section = segments.next();
     let in_destinations = matches!(section, Some("destinations" | "destination"));
-    let _name = segments.next();
+    let name = segments.next();
     let setting = segments.next();
 
-    in_destinations && setting.is_some_and(|key| key != "type")
+    in_destinations && name.is_some() && setting != Some("type")
 }
 
 /// Renders line `location.line` of `text` with a gutter and a caret under the column.
@@ -237,14 +245,19 @@ fn is_destination_setting(path: &str) -> bool {
 fn render_snippet(text: &str, location: Location) -> Option<String> {
     let index = usize::try_from(location.line.checked_sub(1)?).ok()?;
     let line = text.lines().nth(index)?;
-    let shown: String = line.chars().map(|c| if c == '\t' { '→' } else { c }).collect();
+    let shown: String = line
+        .chars()
+        .map(|c| if c == '\t' { '→' } else { c })
+        .collect();
 
     let number = location.line.to_string();
     let gutter = " ".repeat(number.len());
     let caret_offset = usize::try_from(location.column.saturating_sub(1)).unwrap_or(0);
     let caret = format!("{}^", " ".repeat(caret_offset));
 
-    Some(format!("{gutter} |\n{number} | {shown}\n{gutter} | {caret}"))
+    Some(format!(
+        "{gutter} |\n{number} | {shown}\n{gutter} | {caret}"
+    ))
 }
 
 fn describe_parent(parent: &str) -> String {
@@ -258,7 +271,9 @@ fn describe_parent(parent: &str) -> String {
 fn unknown_key_help(suggestion: &Option<String>, expected: &[String]) -> String {
     match suggestion {
         Some(name) => format!("; did you mean `{name}`?"),
-        None if expected.is_empty() => "; this mapping takes no other keys, so remove it".to_owned(),
+        None if expected.is_empty() => {
+            "; this mapping takes no other keys, so remove it".to_owned()
+        }
         None => format!("; valid keys are {}", format_names(expected)),
     }
 }

@@ -31,7 +31,9 @@ pub(crate) fn mapping_entries<'a>(node: &'a Node, path: &str) -> Result<&'a [Ent
 
 fn reject_duplicates(entries: &[Entry], path: &str) -> Result<(), ConfigError> {
     for (index, entry) in entries.iter().enumerate() {
-        let first = entries[..index].iter().find(|earlier| earlier.key == entry.key);
+        let first = entries[..index]
+            .iter()
+            .find(|earlier| earlier.key == entry.key);
         if let Some(first) = first {
             let kind = ConfigErrorKind::DuplicateKey {
                 key: entry.key.clone(),
@@ -56,7 +58,12 @@ impl<'a> Fields<'a> {
     ///
     /// `location` is blamed for missing keys; callers pass the location of the
     /// key that introduced this mapping, which is where a reader looks.
-    pub(crate) fn read(node: &'a Node, path: &str, location: Location, allowed: &[&str]) -> Result<Self, ConfigError> {
+    pub(crate) fn read(
+        node: &'a Node,
+        path: &str,
+        location: Location,
+        allowed: &[&str],
+    ) -> Result<Self, ConfigError> {
         let entries = mapping_entries(node, path)?;
 
         for entry in entries {
@@ -93,7 +100,9 @@ impl<'a> Fields<'a> {
 
     /// Reads an optional string value.
     pub(crate) fn string(&self, key: &str) -> Result<Option<Located<&'a str>>, ConfigError> {
-        self.get(key).map(|entry| as_str(&entry.value, &self.key_path(key))).transpose()
+        self.get(key)
+            .map(|entry| as_str(&entry.value, &self.key_path(key)))
+            .transpose()
     }
 
     /// Reads an optional boolean value.
@@ -104,7 +113,12 @@ impl<'a> Fields<'a> {
 
         match &entry.value.value {
             Value::Bool(flag) => Ok(Some(*flag)),
-            other => Err(wrong_type(entry.value.location, &self.key_path(key), "`true` or `false`", other)),
+            other => Err(wrong_type(
+                entry.value.location,
+                &self.key_path(key),
+                "`true` or `false`",
+                other,
+            )),
         }
     }
 
@@ -137,7 +151,11 @@ pub(crate) fn as_str<'a>(node: &'a Node, path: &str) -> Result<Located<&'a str>,
 }
 
 /// Reads `node` as a list of nodes.
-pub(crate) fn as_sequence<'a>(node: &'a Node, path: &str, example: &'static str) -> Result<&'a [Node], ConfigError> {
+pub(crate) fn as_sequence<'a>(
+    node: &'a Node,
+    path: &str,
+    example: &'static str,
+) -> Result<&'a [Node], ConfigError> {
     match &node.value {
         Value::Sequence(items) => Ok(items),
         other => Err(wrong_type(node.location, path, example, other)),
@@ -173,7 +191,12 @@ pub(crate) fn to_json(node: &Node, path: &str) -> Result<serde_json::Value, Conf
 }
 
 /// Creates an "invalid type" error.
-pub(crate) fn wrong_type(location: Location, path: &str, expected: &'static str, found: &Value) -> ConfigError {
+pub(crate) fn wrong_type(
+    location: Location,
+    path: &str,
+    expected: &'static str,
+    found: &Value,
+) -> ConfigError {
     let kind = ConfigErrorKind::WrongType {
         path: path.to_owned(),
         expected,

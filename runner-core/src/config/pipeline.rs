@@ -56,14 +56,20 @@ pub(crate) struct ParsedPipeline {
 pub(crate) fn parse_pipeline(entry: &Entry, path: &str) -> Result<ParsedPipeline, ConfigError> {
     let fields = Fields::read(&entry.value, path, entry.key_location, PIPELINE_KEYS)?;
 
-    let source_entry = fields.require("source", "add `source:` with the name of an entry in sources")?;
+    let source_entry = fields.require(
+        "source",
+        "add `source:` with the name of an entry in sources",
+    )?;
     let source = as_str(&source_entry.value, &fields.key_path("source"))?;
 
-    let destination_help = "add `destination:` with the name of an entry in destinations, or `duckdb`";
+    let destination_help =
+        "add `destination:` with the name of an entry in destinations, or `duckdb`";
     let destination_entry = fields.require("destination", destination_help)?;
     let destination = as_str(&destination_entry.value, &fields.key_path("destination"))?;
 
-    let dataset_name = fields.string("dataset_name")?.map(|name| name.value.to_owned());
+    let dataset_name = fields
+        .string("dataset_name")?
+        .map(|name| name.value.to_owned());
 
     let (run_config, trace_pipeline_location) = match fields.get("run_config") {
         Some(run_entry) => {

@@ -44,9 +44,15 @@ pub struct Project {
 /// The top-level keys.
 const TOP_LEVEL_KEYS: &[&str] = &["sources", "destinations", "destination", "pipelines"];
 
-/// Top-level keys of dlt+ projects that this runner does not implement; they
+/// Top-level keys of dlt+ projects that this runner does not implement. They
 /// get their own message, so that a user does not hunt for a typo.
-const UNSUPPORTED_TOP_LEVEL_KEYS: &[&str] = &["profiles", "datasets", "cache", "transformations", "project"];
+const UNSUPPORTED_TOP_LEVEL_KEYS: &[&str] = &[
+    "profiles",
+    "datasets",
+    "cache",
+    "transformations",
+    "project",
+];
 
 impl Project {
     /// Reads and validates a project from a folder (its `dlt.yml`) or from
@@ -58,13 +64,14 @@ impl Project {
             dir_or_file.to_path_buf()
         };
 
-        let text = std::fs::read_to_string(&file)
-            .map_err(|source| ConfigError::new(ConfigErrorKind::Read { source }, None).in_file(&file, None))?;
+        let text = std::fs::read_to_string(&file).map_err(|source| {
+            ConfigError::new(ConfigErrorKind::Read { source }, None).in_file(&file, None)
+        })?;
         Project::from_str(&text, &file)
     }
 
-    /// Validates a project from the text of its file; `file` names it in
-    /// errors, and its folder becomes [`Project::dir`].
+    /// Validates a project from the text of its file. `file` names the file
+    /// in errors, and its folder becomes [`Project::dir`].
     pub fn from_str(text: &str, file: &Path) -> Result<Project, ConfigError> {
         let dir = match file.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
@@ -72,7 +79,8 @@ impl Project {
         };
 
         let root = yaml::parse(text).map_err(|error| error.in_file(file, Some(text)))?;
-        let (sources, destinations, pipelines) = read_sections(&root).map_err(|error| error.in_file(file, Some(text)))?;
+        let (sources, destinations, pipelines) =
+            read_sections(&root).map_err(|error| error.in_file(file, Some(text)))?;
 
         Ok(Project {
             dir,
@@ -106,7 +114,12 @@ type Sections = (
 fn read_sections(root: &Node) -> Result<Sections, ConfigError> {
     if !matches!(root.value, Value::Mapping(_) | Value::Null) {
         let expected = "a mapping with `sources`, `destinations` and `pipelines`";
-        return Err(wrong_type(root.location, "the top level", expected, &root.value));
+        return Err(wrong_type(
+            root.location,
+            "the top level",
+            expected,
+            &root.value,
+        ));
     }
     reject_unsupported_keys(mapping_entries(root, "")?)?;
     let top = Fields::read(root, "", root.location, TOP_LEVEL_KEYS)?;
@@ -116,7 +129,10 @@ fn read_sections(root: &Node) -> Result<Sections, ConfigError> {
     let parsed = read_pipelines(top.get("pipelines"))?;
 
     check_references(&parsed, &sources, &destinations)?;
-    let pipelines = parsed.into_iter().map(|item| (item.config.name.clone(), item.config)).collect();
+    let pipelines = parsed
+        .into_iter()
+        .map(|item| (item.config.name.clone(), item.config))
+        .collect();
 
     Ok((sources, destinations, pipelines))
 }
@@ -226,7 +242,10 @@ fn check_references(
     sources: &IndexMap<String, SourceConfig>,
     destinations: &IndexMap<String, DestinationConfig>,
 ) -> Result<(), ConfigError> {
-    let pipeline_names: Vec<&str> = pipelines.iter().map(|item| item.config.name.as_str()).collect();
+    let pipeline_names: Vec<&str> = pipelines
+        .iter()
+        .map(|item| item.config.name.as_str())
+        .collect();
 
     for pipeline in pipelines {
         let config = &pipeline.config;
@@ -258,9 +277,10 @@ fn check_references(
             ));
         }
 
-        if let (TraceTarget::Pipeline(target), Some(location)) =
-            (&config.run_config.store_trace_info, pipeline.trace_pipeline_location)
-        {
+        if let (TraceTarget::Pipeline(target), Some(location)) = (
+            &config.run_config.store_trace_info,
+            pipeline.trace_pipeline_location,
+        ) {
             check_trace_pipeline(target, location, &path, &config.name, &pipeline_names)?;
         }
     }
@@ -289,15 +309,25 @@ fn check_trace_pipeline(
     }
 
     if !pipeline_names.contains(&target) {
-        let others: Vec<&str> = pipeline_names.iter().copied().filter(|name| *name != pipeline_name).collect();
-        return Err(undefined(location, path, ("pipeline", "pipelines"), target, (&others, &[])));
+        let others: Vec<&str> = pipeline_names
+            .iter()
+            .copied()
+            .filter(|name| *name != pipeline_name)
+            .collect();
+        return Err(undefined(
+            location,
+            path,
+            ("pipeline", "pipelines"),
+            target,
+            (&others, &[]),
+        ));
     }
     Ok(())
 }
 
 /// Creates an "undefined reference" error. `what` is the kind of thing and
-/// the section that should define it. `names` holds the defined names, which
-/// the message lists, and further valid names, which only the hint considers.
+/// the section that should define it. `names` contains the defined names,
+/// which the message lists, and further valid names, which only the hint considers.
 fn undefined(
     location: Location,
     path: String,

@@ -63,16 +63,23 @@ impl Project {
         let pipeline = self.pipeline(name)?;
         let in_file = |error: ConfigError| error.in_file(&self.file, None);
 
-        let source = self.sources.get(&pipeline.source).ok_or_else(|| {
-            in_file(undefined_name(name, "source", &pipeline.source))
-        })?;
+        let source = self
+            .sources
+            .get(&pipeline.source)
+            .ok_or_else(|| in_file(undefined_name(name, "source", &pipeline.source)))?;
 
         let mut destination = match self.destinations.get(&pipeline.destination) {
             Some(destination) => destination.clone(),
             None if BUILTIN_DESTINATION_TYPES.contains(&pipeline.destination.as_str()) => {
                 DestinationConfig::bare(&pipeline.destination)
             }
-            None => return Err(in_file(undefined_name(name, "destination", &pipeline.destination))),
+            None => {
+                return Err(in_file(undefined_name(
+                    name,
+                    "destination",
+                    &pipeline.destination,
+                )));
+            }
         };
         apply_environment(&mut destination, environment).map_err(in_file)?;
 
@@ -90,7 +97,11 @@ impl Project {
 
 /// Reports a name that loading would have rejected, for projects built in code.
 fn undefined_name(pipeline: &str, kind: &'static str, name: &str) -> ConfigError {
-    let section = if kind == "source" { "sources" } else { "destinations" };
+    let section = if kind == "source" {
+        "sources"
+    } else {
+        "destinations"
+    };
     let kind = ConfigErrorKind::UndefinedReference {
         path: format!("pipelines.{pipeline}.{kind}"),
         kind,
@@ -131,7 +142,13 @@ fn apply_environment(
         }
     }
 
-    substitute_references(&mut destination.config, &mut Vec::new(), &overridden, environment, &base_path)
+    substitute_references(
+        &mut destination.config,
+        &mut Vec::new(),
+        &overridden,
+        environment,
+        &base_path,
+    )
 }
 
 /// Splits the key part of an override variable into lowercase keys.
@@ -139,7 +156,11 @@ fn override_keys(variable: &str, rest: &str, base_path: &str) -> Result<Vec<Stri
     let keys: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
 
     if keys.iter().any(String::is_empty) {
-        return Err(env_error(variable, base_path, "a key between `__` separators is empty; fix the name"));
+        return Err(env_error(
+            variable,
+            base_path,
+            "a key between `__` separators is empty; fix the name",
+        ));
     }
     if keys[0] == "type" {
         let reason = "the destination type comes only from dlt.yml; unset the variable or change `type` there";
@@ -157,13 +178,23 @@ fn set_override(
 ) -> Result<(), ConfigError> {
     let key_path = format!("{base_path}.{}", keys.join("."));
     if !config.is_object() {
-        return Err(env_error(variable, &key_path, "the destination settings are not a mapping"));
+        return Err(env_error(
+            variable,
+            &key_path,
+            "the destination settings are not a mapping",
+        ));
     }
     let parsed = parse_override_value(keys, value).ok_or_else(|| {
-        env_error(variable, &key_path, "a value that starts with `{` must be a JSON object; fix the value")
+        env_error(
+            variable,
+            &key_path,
+            "a value that starts with `{` must be a JSON object; fix the value",
+        )
     })?;
 
-    let (last, parents) = keys.split_last().expect("override_keys returns at least one key");
+    let (last, parents) = keys
+        .split_last()
+        .expect("override_keys returns at least one key");
     let mut target = config;
     for (depth, key) in parents.iter().enumerate() {
         let object = target.as_object_mut().expect("every level is an object");
@@ -252,7 +283,8 @@ fn variable_reference(text: &str) -> Option<&str> {
     let mut chars = name.chars();
     let first = chars.next()?;
 
-    let valid = (first.is_ascii_alphabetic() || first == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let valid = (first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     valid.then_some(name)
 }
 

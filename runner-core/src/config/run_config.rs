@@ -7,7 +7,7 @@ use super::fields::{Fields, as_sequence, invalid_value, mapping_entries, to_json
 use super::suggest::format_names;
 use super::yaml::{Entry, Node, Value};
 
-/// How the runner runs one pipeline: the optional `run_config` mapping of a
+/// Runner settings of one pipeline: the optional `run_config` mapping of a
 /// pipeline entry. A missing or empty mapping gives [`RunConfig::default`].
 ///
 /// ```yaml
@@ -63,7 +63,10 @@ pub enum RetryPolicyConfig {
     None,
     /// `type: fixed`: keys `max_attempts` (default 3) and `delay`, the wait in
     /// seconds after each failed attempt (default 0).
-    Fixed { max_attempts: u32, delay_seconds: f64 },
+    Fixed {
+        max_attempts: u32,
+        delay_seconds: f64,
+    },
     /// `type: backoff`: keys `max_attempts` (default 5), `multiplier`
     /// (default 2), `min` and `max` (seconds, default 4 and 10) and `jitter`
     /// (seconds, default 0). The wait after failed attempt `n` is
@@ -110,9 +113,8 @@ impl RetryPolicyConfig {
     pub fn max_attempts(&self) -> Option<u32> {
         match self {
             RetryPolicyConfig::None => Some(1),
-            RetryPolicyConfig::Fixed { max_attempts, .. } | RetryPolicyConfig::Backoff { max_attempts, .. } => {
-                Some(*max_attempts)
-            }
+            RetryPolicyConfig::Fixed { max_attempts, .. }
+            | RetryPolicyConfig::Backoff { max_attempts, .. } => Some(*max_attempts),
             RetryPolicyConfig::Custom { .. } => None,
         }
     }
@@ -145,7 +147,9 @@ impl RetryPolicyConfig {
             RetryPolicyConfig::Fixed {
                 max_attempts,
                 delay_seconds,
-            } => serde_json::json!({"type": "fixed", "max_attempts": max_attempts, "delay": delay_seconds}),
+            } => {
+                serde_json::json!({"type": "fixed", "max_attempts": max_attempts, "delay": delay_seconds})
+            }
             RetryPolicyConfig::Backoff {
                 max_attempts,
                 multiplier,
@@ -189,7 +193,8 @@ pub(crate) fn parse_run_config(entry: &Entry, path: &str) -> Result<ParsedRunCon
     let mut trace_pipeline_location = None;
 
     if let Some(trace) = fields.get("store_trace_info") {
-        let (target, location) = parse_trace_target(&trace.value, &fields.key_path("store_trace_info"))?;
+        let (target, location) =
+            parse_trace_target(&trace.value, &fields.key_path("store_trace_info"))?;
         config.store_trace_info = target;
         trace_pipeline_location = location;
     }
@@ -203,7 +208,8 @@ pub(crate) fn parse_run_config(entry: &Entry, path: &str) -> Result<ParsedRunCon
     }
 
     if let Some(steps) = fields.get("retry_pipeline_steps") {
-        config.retry_pipeline_steps = parse_steps(&steps.value, &fields.key_path("retry_pipeline_steps"))?;
+        config.retry_pipeline_steps =
+            parse_steps(&steps.value, &fields.key_path("retry_pipeline_steps"))?;
     }
 
     Ok(ParsedRunConfig {
@@ -212,13 +218,27 @@ pub(crate) fn parse_run_config(entry: &Entry, path: &str) -> Result<ParsedRunCon
     })
 }
 
-fn parse_trace_target(node: &Node, path: &str) -> Result<(TraceTarget, Option<Location>), ConfigError> {
+fn parse_trace_target(
+    node: &Node,
+    path: &str,
+) -> Result<(TraceTarget, Option<Location>), ConfigError> {
     match &node.value {
         Value::Bool(true) => Ok((TraceTarget::SamePipeline, None)),
         Value::Bool(false) => Ok((TraceTarget::Off, None)),
-        Value::String(name) if !name.trim().is_empty() => Ok((TraceTarget::Pipeline(name.clone()), Some(node.location))),
-        Value::String(_) => Err(invalid_value(node, path, "write `true`, `false` or the name of a pipeline")),
-        other => Err(wrong_type(node.location, path, "`true`, `false` or the name of a pipeline", other)),
+        Value::String(name) if !name.trim().is_empty() => {
+            Ok((TraceTarget::Pipeline(name.clone()), Some(node.location)))
+        }
+        Value::String(_) => Err(invalid_value(
+            node,
+            path,
+            "write `true`, `false` or the name of a pipeline",
+        )),
+        other => Err(wrong_type(
+            node.location,
+            path,
+            "`true`, `false` or the name of a pipeline",
+            other,
+        )),
     }
 }
 
@@ -249,13 +269,21 @@ fn parse_retry_policy(entry: &Entry, path: &str) -> Result<RetryPolicyConfig, Co
     }
 }
 
-fn read_policy_type(entries: &[Entry], path: &str, location: Location) -> Result<String, ConfigError> {
+fn read_policy_type(
+    entries: &[Entry],
+    path: &str,
+    location: Location,
+) -> Result<String, ConfigError> {
     let type_path = format!("{path}.type");
-    let Some(type_entry) = entries.iter().find(|entry| entry.key == "type" && entry.value.value != Value::Null) else {
+    let Some(type_entry) = entries
+        .iter()
+        .find(|entry| entry.key == "type" && entry.value.value != Value::Null)
+    else {
         let kind = ConfigErrorKind::MissingKey {
             key: "type",
             parent: path.to_owned(),
-            help: "add `type: none`, `fixed`, `backoff` or the type of a retry policy plugin".to_owned(),
+            help: "add `type: none`, `fixed`, `backoff` or the type of a retry policy plugin"
+                .to_owned(),
         };
         return Err(ConfigError::at(location, kind));
     };
@@ -267,15 +295,27 @@ fn read_policy_type(entries: &[Entry], path: &str, location: Location) -> Result
             &type_path,
             "write `none`, `fixed`, `backoff` or the type of a retry policy plugin",
         )),
-        other => Err(wrong_type(type_entry.value.location, &type_path, "a string such as `backoff`", other)),
+        other => Err(wrong_type(
+            type_entry.value.location,
+            &type_path,
+            "a string such as `backoff`",
+            other,
+        )),
     }
 }
 
 fn parse_fixed(entry: &Entry, path: &str) -> Result<RetryPolicyConfig, ConfigError> {
-    let fields = Fields::read(&entry.value, path, entry.key_location, &["type", "max_attempts", "delay"])?;
+    let fields = Fields::read(
+        &entry.value,
+        path,
+        entry.key_location,
+        &["type", "max_attempts", "delay"],
+    )?;
 
-    let max_attempts = read_max_attempts(&fields)?.unwrap_or(RetryPolicyConfig::FIXED_DEFAULT_MAX_ATTEMPTS);
-    let delay_seconds = read_non_negative(&fields, "delay", Some("seconds"))?.map_or(0.0, |(value, _)| value);
+    let max_attempts =
+        read_max_attempts(&fields)?.unwrap_or(RetryPolicyConfig::FIXED_DEFAULT_MAX_ATTEMPTS);
+    let delay_seconds =
+        read_non_negative(&fields, "delay", Some("seconds"))?.map_or(0.0, |(value, _)| value);
 
     Ok(RetryPolicyConfig::Fixed {
         max_attempts,
@@ -287,19 +327,29 @@ fn parse_backoff(entry: &Entry, path: &str) -> Result<RetryPolicyConfig, ConfigE
     let allowed = ["type", "max_attempts", "multiplier", "min", "max", "jitter"];
     let fields = Fields::read(&entry.value, path, entry.key_location, &allowed)?;
 
-    let max_attempts = read_max_attempts(&fields)?.unwrap_or(RetryPolicyConfig::BACKOFF_DEFAULT_MAX_ATTEMPTS);
+    let max_attempts =
+        read_max_attempts(&fields)?.unwrap_or(RetryPolicyConfig::BACKOFF_DEFAULT_MAX_ATTEMPTS);
     let multiplier = read_non_negative(&fields, "multiplier", None)?;
     let min = read_non_negative(&fields, "min", Some("seconds"))?;
     let max = read_non_negative(&fields, "max", Some("seconds"))?;
     let jitter = read_non_negative(&fields, "jitter", Some("seconds"))?;
 
-    let min_seconds = min.map_or(RetryPolicyConfig::BACKOFF_DEFAULT_MIN_SECONDS, |(value, _)| value);
-    let max_seconds = max.map_or(RetryPolicyConfig::BACKOFF_DEFAULT_MAX_SECONDS, |(value, _)| value);
+    let min_seconds = min.map_or(
+        RetryPolicyConfig::BACKOFF_DEFAULT_MIN_SECONDS,
+        |(value, _)| value,
+    );
+    let max_seconds = max.map_or(
+        RetryPolicyConfig::BACKOFF_DEFAULT_MAX_SECONDS,
+        |(value, _)| value,
+    );
     check_min_not_above_max(&fields, min, max, min_seconds, max_seconds)?;
 
     Ok(RetryPolicyConfig::Backoff {
         max_attempts,
-        multiplier: multiplier.map_or(RetryPolicyConfig::BACKOFF_DEFAULT_MULTIPLIER, |(value, _)| value),
+        multiplier: multiplier.map_or(
+            RetryPolicyConfig::BACKOFF_DEFAULT_MULTIPLIER,
+            |(value, _)| value,
+        ),
         min_seconds,
         max_seconds,
         jitter_seconds: jitter.map_or(0.0, |(value, _)| value),
@@ -327,7 +377,9 @@ fn check_min_not_above_max(
         (None, Some((_, max_node))) => Err(invalid_value(
             max_node,
             &fields.key_path("max"),
-            format!("must be at least min ({min_seconds} s, the default); raise max or set a lower min"),
+            format!(
+                "must be at least min ({min_seconds} s, the default); raise max or set a lower min"
+            ),
         )),
         (None, None) => Ok(()),
     }
@@ -341,11 +393,20 @@ fn read_max_attempts(fields: &Fields<'_>) -> Result<Option<u32>, ConfigError> {
     let path = fields.key_path("max_attempts");
 
     let Value::Number(number) = &node.value else {
-        return Err(wrong_type(node.location, &path, "a whole number of attempts", &node.value));
+        return Err(wrong_type(
+            node.location,
+            &path,
+            "a whole number of attempts",
+            &node.value,
+        ));
     };
 
     if number.as_i64().is_some_and(|value| value < 1) {
-        return Err(invalid_value(node, &path, "must be at least 1, the first attempt included"));
+        return Err(invalid_value(
+            node,
+            &path,
+            "must be at least 1, the first attempt included",
+        ));
     }
 
     let attempts = number.as_u64().and_then(|value| u32::try_from(value).ok());
@@ -367,7 +428,11 @@ fn read_non_negative<'a>(
     let path = fields.key_path(key);
 
     let Value::Number(number) = &node.value else {
-        let expected = if unit.is_some() { "a number of seconds" } else { "a number" };
+        let expected = if unit.is_some() {
+            "a number of seconds"
+        } else {
+            "a number"
+        };
         return Err(wrong_type(node.location, &path, expected, &node.value));
     };
 
@@ -375,7 +440,9 @@ fn read_non_negative<'a>(
         Some(value) if value >= 0.0 && value.is_finite() => Ok(Some((value, node))),
         _ => {
             let reason = match unit {
-                Some(unit) => format!("must be 0 or more {unit}, because a wait cannot be negative"),
+                Some(unit) => {
+                    format!("must be 0 or more {unit}, because a wait cannot be negative")
+                }
                 None => "must be 0 or more".to_owned(),
             };
             Err(invalid_value(node, &path, reason))
@@ -392,7 +459,11 @@ fn parse_steps(node: &Node, path: &str) -> Result<Vec<Step>, ConfigError> {
         let step = parse_step(item, &item_path)?;
 
         if steps.contains(&step) {
-            return Err(invalid_value(item, &item_path, "is listed twice; remove one of them"));
+            return Err(invalid_value(
+                item,
+                &item_path,
+                "is listed twice; remove one of them",
+            ));
         }
         steps.push(step);
     }
@@ -413,7 +484,10 @@ fn parse_step(node: &Node, path: &str) -> Result<Step, ConfigError> {
     // dlt+ accepts `run` here, but no step failure ever names it, so it would
     // silently retry nothing.
     let reason = if name == "run" {
-        format!("no step failure is ever `run`, so it never matches; use {}", format_names(&names))
+        format!(
+            "no step failure is ever `run`, so it never matches; use {}",
+            format_names(&names)
+        )
     } else {
         format!("must be one of {}", format_names(&names))
     };

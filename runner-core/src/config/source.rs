@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use super::error::{ConfigError, ConfigErrorKind};
-use super::fields::{Fields, as_sequence, as_str, invalid_value, mapping_entries, to_json, wrong_type};
+use super::fields::{
+    Fields, as_sequence, as_str, invalid_value, mapping_entries, to_json, wrong_type,
+};
 use super::suggest::format_names;
 use super::yaml::{Entry, Node, Value};
 
@@ -83,71 +85,8 @@ pub struct IncrementalConfig {
     pub initial_value: Option<serde_json::Value>,
 }
 
-/// A file format of the files source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FileFormat {
-    /// A JSON array of objects, or one object.
-    Json,
-    /// One JSON object per line.
-    Jsonl,
-    Csv,
-    Parquet,
-}
-
-impl FileFormat {
-    /// All formats, in the order messages list them.
-    pub const ALL: [FileFormat; 4] = [FileFormat::Json, FileFormat::Jsonl, FileFormat::Csv, FileFormat::Parquet];
-
-    /// Returns the name used in `dlt.yml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FileFormat::Json => "json",
-            FileFormat::Jsonl => "jsonl",
-            FileFormat::Csv => "csv",
-            FileFormat::Parquet => "parquet",
-        }
-    }
-
-    /// Returns the format of a `dlt.yml` name such as `jsonl`.
-    pub fn from_name(name: &str) -> Option<FileFormat> {
-        FileFormat::ALL.into_iter().find(|format| format.as_str() == name)
-    }
-
-    /// Returns the format named by the extension of `path` (`.json`, `.jsonl`,
-    /// `.ndjson`, `.csv` or `.parquet`, in any case).
-    pub fn from_path(path: &Path) -> Option<FileFormat> {
-        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
-        match extension.as_str() {
-            "ndjson" => Some(FileFormat::Jsonl),
-            other => FileFormat::from_name(other),
-        }
-    }
-}
-
-/// How loaded rows join the destination table.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum WriteDisposition {
-    /// Add the rows.
-    #[default]
-    Append,
-    /// Replace the table's rows with the new ones.
-    Replace,
-    /// Update rows with the same primary key and add the others.
-    Merge,
-}
-
-impl WriteDisposition {
-    const ALL: [WriteDisposition; 3] = [WriteDisposition::Append, WriteDisposition::Replace, WriteDisposition::Merge];
-
-    /// Returns the name used in `dlt.yml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WriteDisposition::Append => "append",
-            WriteDisposition::Replace => "replace",
-            WriteDisposition::Merge => "merge",
-        }
-    }
-}
+pub use crate::extract::WriteDisposition;
+pub use crate::extract::files::FileFormat;
 
 const FILES_KEYS: &[&str] = &[
     "type",
@@ -164,7 +103,12 @@ const FILES_KEYS: &[&str] = &[
 pub(crate) fn parse_source(entry: &Entry, path: &str) -> Result<SourceConfig, ConfigError> {
     let node = &entry.value;
     if !matches!(node.value, Value::Mapping(_)) {
-        return Err(wrong_type(node.location, path, "a mapping with a `type` key", &node.value));
+        return Err(wrong_type(
+            node.location,
+            path,
+            "a mapping with a `type` key",
+            &node.value,
+        ));
     }
 
     let type_name = read_type(node, path, entry)?;
@@ -181,7 +125,10 @@ pub(crate) fn parse_source(entry: &Entry, path: &str) -> Result<SourceConfig, Co
 
 fn read_type(node: &Node, path: &str, entry: &Entry) -> Result<String, ConfigError> {
     let entries = mapping_entries(node, path)?;
-    let Some(type_entry) = entries.iter().find(|item| item.key == "type" && item.value.value != Value::Null) else {
+    let Some(type_entry) = entries
+        .iter()
+        .find(|item| item.key == "type" && item.value.value != Value::Null)
+    else {
         let kind = ConfigErrorKind::MissingKey {
             key: "type",
             parent: path.to_owned(),
@@ -195,7 +142,10 @@ fn read_type(node: &Node, path: &str, entry: &Entry) -> Result<String, ConfigErr
 }
 
 fn parse_files(fields: &Fields<'_>) -> Result<FilesSource, ConfigError> {
-    let path_entry = fields.require("path", "add `path:` with a file or glob relative to the project folder")?;
+    let path_entry = fields.require(
+        "path",
+        "add `path:` with a file or glob relative to the project folder",
+    )?;
     let path = as_str(&path_entry.value, &fields.key_path("path"))?;
 
     let format = read_format(fields)?;
@@ -204,10 +154,16 @@ fn parse_files(fields: &Fields<'_>) -> Result<FilesSource, ConfigError> {
             "the file format cannot be taken from its extension; add `format:` with one of {}",
             format_names(&FileFormat::ALL.map(FileFormat::as_str))
         );
-        return Err(invalid_value(&path_entry.value, &fields.key_path("path"), reason));
+        return Err(invalid_value(
+            &path_entry.value,
+            &fields.key_path("path"),
+            reason,
+        ));
     }
 
-    let table_name = fields.string("table_name")?.map(|name| name.value.to_owned());
+    let table_name = fields
+        .string("table_name")?
+        .map(|name| name.value.to_owned());
     let primary_key = read_primary_key(fields)?;
     let write_disposition = read_write_disposition(fields, &primary_key)?;
     let incremental = read_incremental(fields)?;
@@ -233,20 +189,34 @@ fn read_format(fields: &Fields<'_>) -> Result<Option<FileFormat>, ConfigError> {
 
     FileFormat::from_name(name.value).map(Some).ok_or_else(|| {
         let names = FileFormat::ALL.map(FileFormat::as_str);
-        invalid_value(&entry.value, &path, format!("must be one of {}", format_names(&names)))
+        invalid_value(
+            &entry.value,
+            &path,
+            format!("must be one of {}", format_names(&names)),
+        )
     })
 }
 
-fn read_write_disposition(fields: &Fields<'_>, primary_key: &[String]) -> Result<WriteDisposition, ConfigError> {
+fn read_write_disposition(
+    fields: &Fields<'_>,
+    primary_key: &[String],
+) -> Result<WriteDisposition, ConfigError> {
     let Some(entry) = fields.get("write_disposition") else {
         return Ok(WriteDisposition::default());
     };
     let path = fields.key_path("write_disposition");
     let name = as_str(&entry.value, &path)?;
 
-    let Some(disposition) = WriteDisposition::ALL.into_iter().find(|item| item.as_str() == name.value) else {
+    let Some(disposition) = WriteDisposition::ALL
+        .into_iter()
+        .find(|item| item.as_str() == name.value)
+    else {
         let names = WriteDisposition::ALL.map(WriteDisposition::as_str);
-        return Err(invalid_value(&entry.value, &path, format!("must be one of {}", format_names(&names))));
+        return Err(invalid_value(
+            &entry.value,
+            &path,
+            format!("must be one of {}", format_names(&names)),
+        ));
     };
 
     // Without a key, merge has no way to match new rows to stored ones.
@@ -267,9 +237,17 @@ fn read_primary_key(fields: &Fields<'_>) -> Result<Vec<String>, ConfigError> {
         return Ok(vec![as_str(&entry.value, &path)?.value.to_owned()]);
     }
 
-    let items = as_sequence(&entry.value, &path, "a column name or a list of column names")?;
+    let items = as_sequence(
+        &entry.value,
+        &path,
+        "a column name or a list of column names",
+    )?;
     if items.is_empty() {
-        return Err(invalid_value(&entry.value, &path, "must name at least one column; remove the key for none"));
+        return Err(invalid_value(
+            &entry.value,
+            &path,
+            "must name at least one column; remove the key for none",
+        ));
     }
 
     let mut columns: Vec<String> = Vec::with_capacity(items.len());
@@ -277,7 +255,11 @@ fn read_primary_key(fields: &Fields<'_>) -> Result<Vec<String>, ConfigError> {
         let item_path = format!("{path}[{index}]");
         let column = as_str(item, &item_path)?.value.to_owned();
         if columns.contains(&column) {
-            return Err(invalid_value(item, &item_path, "is listed twice; remove one of them"));
+            return Err(invalid_value(
+                item,
+                &item_path,
+                "is listed twice; remove one of them",
+            ));
         }
         columns.push(column);
     }
@@ -289,10 +271,20 @@ fn read_incremental(fields: &Fields<'_>) -> Result<Option<IncrementalConfig>, Co
         return Ok(None);
     };
     let path = fields.key_path("incremental");
-    let incremental = Fields::read(&entry.value, &path, entry.key_location, &["cursor_path", "initial_value"])?;
+    let incremental = Fields::read(
+        &entry.value,
+        &path,
+        entry.key_location,
+        &["cursor_path", "initial_value"],
+    )?;
 
-    let cursor = incremental.require("cursor_path", "add `cursor_path:` with the field that orders the rows")?;
-    let cursor_path = as_str(&cursor.value, &incremental.key_path("cursor_path"))?.value.to_owned();
+    let cursor = incremental.require(
+        "cursor_path",
+        "add `cursor_path:` with the field that orders the rows",
+    )?;
+    let cursor_path = as_str(&cursor.value, &incremental.key_path("cursor_path"))?
+        .value
+        .to_owned();
 
     let initial_value = match incremental.get("initial_value") {
         Some(initial) if matches!(initial.value.value, Value::Sequence(_) | Value::Mapping(_)) => {
@@ -304,7 +296,10 @@ fn read_incremental(fields: &Fields<'_>) -> Result<Option<IncrementalConfig>, Co
                 &initial.value.value,
             ));
         }
-        Some(initial) => Some(to_json(&initial.value, &incremental.key_path("initial_value"))?),
+        Some(initial) => Some(to_json(
+            &initial.value,
+            &incremental.key_path("initial_value"),
+        )?),
         None => None,
     };
 
@@ -321,7 +316,12 @@ fn read_max_table_nesting(fields: &Fields<'_>) -> Result<Option<u32>, ConfigErro
     let path = fields.key_path("max_table_nesting");
 
     let Value::Number(number) = &entry.value.value else {
-        return Err(wrong_type(entry.value.location, &path, "a whole number", &entry.value.value));
+        return Err(wrong_type(
+            entry.value.location,
+            &path,
+            "a whole number",
+            &entry.value.value,
+        ));
     };
 
     let depth = number.as_u64().and_then(|value| u32::try_from(value).ok());

@@ -50,12 +50,18 @@ mod tests {
 
     #[test]
     fn nearest_finds_one_edit() {
-        assert_eq!(nearest("destnation", ["source", "destination"]), Some("destination".to_owned()));
+        assert_eq!(
+            nearest("destnation", ["source", "destination"]),
+            Some("destination".to_owned())
+        );
     }
 
     #[test]
     fn nearest_ignores_case() {
-        assert_eq!(nearest("Source", ["source", "destination"]), Some("source".to_owned()));
+        assert_eq!(
+            nearest("Source", ["source", "destination"]),
+            Some("source".to_owned())
+        );
     }
 
     #[test]

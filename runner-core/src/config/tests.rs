@@ -63,7 +63,12 @@ fn error(text: &str) -> ConfigError {
 
 /// Returns the first line of the rendered error, without the snippet.
 fn message(text: &str) -> String {
-    error(text).to_string().lines().next().unwrap_or_default().to_owned()
+    error(text)
+        .to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn with_run_config(lines: &str) -> String {
@@ -71,7 +76,10 @@ fn with_run_config(lines: &str) -> String {
 }
 
 fn environment(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
 }
 
 fn files_source(project: &Project, name: &str) -> FilesSource {
@@ -190,7 +198,9 @@ fn fixed_defaults() {
 
 #[test]
 fn fixed_delay() {
-    let project = load(&with_run_config("      retry_policy: {type: fixed, max_attempts: 4, delay: 1.5}\n"));
+    let project = load(&with_run_config(
+        "      retry_policy: {type: fixed, max_attempts: 4, delay: 1.5}\n",
+    ));
     let policy = &project.pipelines["p"].run_config.retry_policy;
     assert_eq!(policy.max_attempts(), Some(4));
     assert_eq!(policy.wait_seconds(2), Some(1.5));
@@ -213,14 +223,21 @@ fn backoff_defaults() {
 fn backoff_default_waits() {
     let project = load(&with_run_config("      retry_policy: {type: backoff}\n"));
     let policy = &project.pipelines["p"].run_config.retry_policy;
-    let waits: Vec<_> = (1..=4).map(|attempt| policy.wait_seconds(attempt).unwrap()).collect();
+    let waits: Vec<_> = (1..=4)
+        .map(|attempt| policy.wait_seconds(attempt).unwrap())
+        .collect();
     assert_eq!(waits, vec![4.0, 4.0, 8.0, 10.0]);
 }
 
 #[test]
 fn backoff_parameters_json() {
-    let project = load(&with_run_config("      retry_policy: {type: backoff, jitter: 0.5}\n"));
-    let parameters = project.pipelines["p"].run_config.retry_policy.to_parameters();
+    let project = load(&with_run_config(
+        "      retry_policy: {type: backoff, jitter: 0.5}\n",
+    ));
+    let parameters = project.pipelines["p"]
+        .run_config
+        .retry_policy
+        .to_parameters();
     assert_eq!(
         parameters,
         serde_json::json!({"type": "backoff", "max_attempts": 5, "multiplier": 2.0, "min": 4.0, "max": 10.0, "jitter": 0.5})
@@ -229,7 +246,9 @@ fn backoff_parameters_json() {
 
 #[test]
 fn custom_policy_passes_keys() {
-    let project = load(&with_run_config("      retry_policy: {type: my_policy, budget: 3, mode: fast}\n"));
+    let project = load(&with_run_config(
+        "      retry_policy: {type: my_policy, budget: 3, mode: fast}\n",
+    ));
     let expected = RetryPolicyConfig::Custom {
         type_name: "my_policy".into(),
         parameters: serde_json::json!({"type": "my_policy", "budget": 3, "mode": "fast"}),
@@ -239,7 +258,9 @@ fn custom_policy_passes_keys() {
 
 #[test]
 fn steps_parse_in_order() {
-    let project = load(&with_run_config("      retry_pipeline_steps: [sync, normalize, load]\n"));
+    let project = load(&with_run_config(
+        "      retry_pipeline_steps: [sync, normalize, load]\n",
+    ));
     let steps = &project.pipelines["p"].run_config.retry_pipeline_steps;
     assert_eq!(steps, &vec![Step::Sync, Step::Normalize, Step::Load]);
 }
@@ -256,13 +277,22 @@ fn format_from_extension() {
 
 #[test]
 fn primary_key_list() {
-    let text = BASE.replace("    path: data/a.json\n", "    path: data/a.json\n    primary_key: [id, day]\n");
-    assert_eq!(files_source(&load(&text), "s").primary_key, vec!["id", "day"]);
+    let text = BASE.replace(
+        "    path: data/a.json\n",
+        "    path: data/a.json\n    primary_key: [id, day]\n",
+    );
+    assert_eq!(
+        files_source(&load(&text), "s").primary_key,
+        vec!["id", "day"]
+    );
 }
 
 #[test]
 fn plugin_source_passes_through() {
-    let text = BASE.replace("    type: files\n    path: data/a.json\n", "    type: rest_api\n    base_url: https://x\n");
+    let text = BASE.replace(
+        "    type: files\n    path: data/a.json\n",
+        "    type: rest_api\n    base_url: https://x\n",
+    );
     let expected = SourceConfig::Plugin {
         type_name: "rest_api".into(),
         config: serde_json::json!({"type": "rest_api", "base_url": "https://x"}),
@@ -280,7 +310,9 @@ fn singular_destination_section() {
 
 #[test]
 fn both_destination_sections() {
-    let text = format!("{BASE}destination:\n  logs:\n    type: filesystem\n    bucket_url: file:///logs\n");
+    let text = format!(
+        "{BASE}destination:\n  logs:\n    type: filesystem\n    bucket_url: file:///logs\n"
+    );
     let names: Vec<_> = load(&text).destinations.keys().cloned().collect();
     assert_eq!(names, vec!["d", "logs"]);
 }
@@ -290,7 +322,10 @@ fn destination_name_collision() {
     let text = format!("{BASE}destination:\n  d:\n    type: filesystem\n");
     let message = message(&text);
     assert!(message.starts_with("dlt.yml:13:3: "), "{message}");
-    assert!(message.contains("destination `d` is defined in both"), "{message}");
+    assert!(
+        message.contains("destination `d` is defined in both"),
+        "{message}"
+    );
     assert!(message.contains("first at line 6"), "{message}");
 }
 
@@ -303,14 +338,20 @@ fn bare_destination_type() {
 
 #[test]
 fn builtin_name_without_type() {
-    let text = BASE.replace("  d:\n    type: duckdb\n", "  duckdb:\n    credentials: x.duckdb\n");
+    let text = BASE.replace(
+        "  d:\n    type: duckdb\n",
+        "  duckdb:\n    credentials: x.duckdb\n",
+    );
     let text = text.replace("destination: d", "destination: duckdb");
     assert_eq!(load(&text).destinations["duckdb"].type_name, "duckdb");
 }
 
 #[test]
 fn destination_debug_hides_values() {
-    let text = BASE.replace("    type: duckdb\n", "    type: duckdb\n    credentials: s3cr3t\n");
+    let text = BASE.replace(
+        "    type: duckdb\n",
+        "    type: duckdb\n    credentials: s3cr3t\n",
+    );
     let debug = format!("{:?}", load(&text).destinations["d"]);
     assert!(!debug.contains("s3cr3t"), "{debug}");
 }
@@ -325,15 +366,22 @@ fn trace_pipeline_resolves() {
     );
     let project = load(&text);
     let resolved = project.resolve_with_env("p", &BTreeMap::new()).unwrap();
-    assert_eq!(resolved.run_config.store_trace_info, TraceTarget::Pipeline("traces".into()));
+    assert_eq!(
+        resolved.run_config.store_trace_info,
+        TraceTarget::Pipeline("traces".into())
+    );
 
-    let trace = project.resolve_with_env("traces", &BTreeMap::new()).unwrap();
+    let trace = project
+        .resolve_with_env("traces", &BTreeMap::new())
+        .unwrap();
     assert_eq!(trace.destination.type_name, "filesystem");
 }
 
 #[test]
 fn trace_pipeline_unknown() {
-    let message = message(&with_run_config("      store_trace_info: tracez\n  traces:\n    source: s\n    destination: d\n"));
+    let message = message(&with_run_config(
+        "      store_trace_info: tracez\n  traces:\n    source: s\n    destination: d\n",
+    ));
     assert!(message.starts_with("dlt.yml:13:25: "), "{message}");
     assert!(
         message.contains("pipelines.p.run_config.store_trace_info names pipeline `tracez`"),
@@ -349,7 +397,10 @@ fn trace_pipeline_self() {
         message.contains("invalid value `p` for pipelines.p.run_config.store_trace_info"),
         "{message}"
     );
-    assert!(message.contains("cannot store its traces with itself"), "{message}");
+    assert!(
+        message.contains("cannot store its traces with itself"),
+        "{message}"
+    );
 }
 
 // ---- errors: structure ----
@@ -366,47 +417,75 @@ fn unknown_key_hint() {
 
 #[test]
 fn unknown_key_lists_valid_keys() {
-    let message = message(&with_run_config("      retry_policy: {type: fixed, min: 1}\n"));
+    let message = message(&with_run_config(
+        "      retry_policy: {type: fixed, min: 1}\n",
+    ));
     assert!(
         message.contains("unknown key `min` in pipelines.p.run_config.retry_policy"),
         "{message}"
     );
-    assert!(message.contains("valid keys are `type`, `max_attempts`, `delay`"), "{message}");
+    assert!(
+        message.contains("valid keys are `type`, `max_attempts`, `delay`"),
+        "{message}"
+    );
 }
 
 #[test]
 fn unknown_top_level_key() {
     let message = message(&format!("{BASE}pipeline:\n"));
-    assert!(message.contains("unknown key `pipeline` in the top level"), "{message}");
+    assert!(
+        message.contains("unknown key `pipeline` in the top level"),
+        "{message}"
+    );
     assert!(message.contains("did you mean `pipelines`?"), "{message}");
 }
 
 #[test]
 fn unsupported_top_level_key() {
     let message = message(&format!("profiles:\n  dev: {{}}\n{BASE}"));
-    assert!(message.starts_with("dlt.yml:1:1: key `profiles`"), "{message}");
-    assert!(message.contains("not supported by this runner"), "{message}");
+    assert!(
+        message.starts_with("dlt.yml:1:1: key `profiles`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("not supported by this runner"),
+        "{message}"
+    );
 }
 
 #[test]
 fn duplicate_key_rejected() {
     let message = message(&format!("{BASE}    source: s\n"));
     assert!(message.starts_with("dlt.yml:12:5: "), "{message}");
-    assert!(message.contains("duplicate key `source` in pipelines.p"), "{message}");
+    assert!(
+        message.contains("duplicate key `source` in pipelines.p"),
+        "{message}"
+    );
     assert!(message.contains("first appears at line 10"), "{message}");
 }
 
 #[test]
 fn duplicate_top_level_section() {
-    let message = message(&format!("{BASE}sources:\n  t:\n    type: files\n    path: b.csv\n"));
-    assert!(message.contains("duplicate key `sources` in the top level"), "{message}");
+    let message = message(&format!(
+        "{BASE}sources:\n  t:\n    type: files\n    path: b.csv\n"
+    ));
+    assert!(
+        message.contains("duplicate key `sources` in the top level"),
+        "{message}"
+    );
 }
 
 #[test]
 fn duplicate_key_in_destination_has_no_snippet() {
-    let text = BASE.replace("    type: duckdb\n", "    type: duckdb\n    password: hunter2\n    password: hunter3\n");
+    let text = BASE.replace(
+        "    type: duckdb\n",
+        "    type: duckdb\n    password: hunter2\n    password: hunter3\n",
+    );
     let rendered = error(&text).to_string();
-    assert!(rendered.contains("duplicate key `password` in destinations.d"), "{rendered}");
+    assert!(
+        rendered.contains("duplicate key `password` in destinations.d"),
+        "{rendered}"
+    );
     assert!(!rendered.contains("hunter"), "{rendered}");
 }
 
@@ -414,7 +493,10 @@ fn duplicate_key_in_destination_has_no_snippet() {
 fn tab_indentation() {
     let text = BASE.replace("    source: s", "\tsource: s");
     let message = message(&text);
-    assert!(message.starts_with("dlt.yml:10:1: tab character in indentation"), "{message}");
+    assert!(
+        message.starts_with("dlt.yml:10:1: tab character in indentation"),
+        "{message}"
+    );
     assert!(message.contains("replace the tab with spaces"), "{message}");
 }
 
@@ -439,7 +521,9 @@ fn string_where_mapping_belongs() {
 fn run_config_wrong_type() {
     let message = message(&format!("{BASE}    run_config: fast\n"));
     assert!(
-        message.contains("invalid type for pipelines.p.run_config: expected a mapping, found string `fast`"),
+        message.contains(
+            "invalid type for pipelines.p.run_config: expected a mapping, found string `fast`"
+        ),
         "{message}"
     );
 }
@@ -447,7 +531,10 @@ fn run_config_wrong_type() {
 #[test]
 fn top_level_list_rejected() {
     let message = message("- a\n- b\n");
-    assert!(message.contains("invalid type for the top level"), "{message}");
+    assert!(
+        message.contains("invalid type for the top level"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -462,21 +549,36 @@ fn missing_pipeline_source() {
 #[test]
 fn missing_source_type() {
     let message = message(&BASE.replace("    type: files\n", ""));
-    assert!(message.starts_with("dlt.yml:2:3: missing key `type` in sources.s"), "{message}");
+    assert!(
+        message.starts_with("dlt.yml:2:3: missing key `type` in sources.s"),
+        "{message}"
+    );
 }
 
 #[test]
 fn destination_without_type() {
     let message = message(&BASE.replace("    type: duckdb\n", "    credentials: x\n"));
-    assert!(message.contains("missing key `type` in destinations.d"), "{message}");
+    assert!(
+        message.contains("missing key `type` in destinations.d"),
+        "{message}"
+    );
 }
 
 #[test]
 fn snippet_points_at_column() {
-    let rendered = error(&with_run_config("      retry_policy: {type: fixed, max_attempts: 0}\n")).to_string();
+    let rendered = error(&with_run_config(
+        "      retry_policy: {type: fixed, max_attempts: 0}\n",
+    ))
+    .to_string();
     let lines: Vec<&str> = rendered.lines().collect();
-    assert_eq!(lines[2], "13 |       retry_policy: {type: fixed, max_attempts: 0}");
-    assert_eq!(lines[3], "   |                                                 ^");
+    assert_eq!(
+        lines[2],
+        "13 |       retry_policy: {type: fixed, max_attempts: 0}"
+    );
+    assert_eq!(
+        lines[3],
+        "   |                                                 ^"
+    );
 }
 
 #[test]
@@ -494,22 +596,34 @@ fn error_converts_to_config_category() {
 fn undefined_source() {
     let message = message(&BASE.replace("source: s", "source: z"));
     assert!(message.starts_with("dlt.yml:10:13: "), "{message}");
-    assert!(message.contains("pipelines.p.source names source `z`"), "{message}");
+    assert!(
+        message.contains("pipelines.p.source names source `z`"),
+        "{message}"
+    );
     assert!(message.contains("defined sources: `s`"), "{message}");
 }
 
 #[test]
 fn undefined_destination_hint() {
     let message = message(&BASE.replace("destination: d", "destination: duckbd"));
-    assert!(message.contains("pipelines.p.destination names destination `duckbd`"), "{message}");
-    assert!(message.contains("not a built-in destination type"), "{message}");
+    assert!(
+        message.contains("pipelines.p.destination names destination `duckbd`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("not a built-in destination type"),
+        "{message}"
+    );
     assert!(message.contains("did you mean `duckdb`?"), "{message}");
 }
 
 #[test]
 fn pipeline_name_with_slash() {
     let message = message(&BASE.replace("  p:\n", "  a/b:\n"));
-    assert!(message.starts_with("dlt.yml:9:3: invalid value `a/b` for pipelines"), "{message}");
+    assert!(
+        message.starts_with("dlt.yml:9:3: invalid value `a/b` for pipelines"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -527,7 +641,9 @@ fn unknown_pipeline_lookup() {
 
 #[test]
 fn max_attempts_zero() {
-    let message = message(&with_run_config("      retry_policy:\n        type: fixed\n        max_attempts: 0\n"));
+    let message = message(&with_run_config(
+        "      retry_policy:\n        type: fixed\n        max_attempts: 0\n",
+    ));
     assert_eq!(
         message,
         "dlt.yml:15:23: invalid value 0 for pipelines.p.run_config.retry_policy.max_attempts: \
@@ -537,34 +653,59 @@ fn max_attempts_zero() {
 
 #[test]
 fn max_attempts_float() {
-    let message = message(&with_run_config("      retry_policy: {type: backoff, max_attempts: 2.5}\n"));
-    assert!(message.contains("invalid value 2.5 for pipelines.p.run_config.retry_policy.max_attempts"), "{message}");
+    let message = message(&with_run_config(
+        "      retry_policy: {type: backoff, max_attempts: 2.5}\n",
+    ));
+    assert!(
+        message.contains("invalid value 2.5 for pipelines.p.run_config.retry_policy.max_attempts"),
+        "{message}"
+    );
 }
 
 #[test]
 fn negative_min_wait() {
-    let message = message(&with_run_config("      retry_policy: {type: backoff, min: -1}\n"));
-    assert!(message.contains("invalid value -1 for pipelines.p.run_config.retry_policy.min"), "{message}");
+    let message = message(&with_run_config(
+        "      retry_policy: {type: backoff, min: -1}\n",
+    ));
+    assert!(
+        message.contains("invalid value -1 for pipelines.p.run_config.retry_policy.min"),
+        "{message}"
+    );
     assert!(message.contains("must be 0 or more seconds"), "{message}");
 }
 
 #[test]
 fn negative_delay() {
-    let message = message(&with_run_config("      retry_policy: {type: fixed, delay: -2}\n"));
-    assert!(message.contains("invalid value -2 for pipelines.p.run_config.retry_policy.delay"), "{message}");
+    let message = message(&with_run_config(
+        "      retry_policy: {type: fixed, delay: -2}\n",
+    ));
+    assert!(
+        message.contains("invalid value -2 for pipelines.p.run_config.retry_policy.delay"),
+        "{message}"
+    );
 }
 
 #[test]
 fn min_above_max() {
-    let message = message(&with_run_config("      retry_policy: {type: backoff, min: 20, max: 10}\n"));
-    assert!(message.contains("invalid value 20 for pipelines.p.run_config.retry_policy.min"), "{message}");
+    let message = message(&with_run_config(
+        "      retry_policy: {type: backoff, min: 20, max: 10}\n",
+    ));
+    assert!(
+        message.contains("invalid value 20 for pipelines.p.run_config.retry_policy.min"),
+        "{message}"
+    );
     assert!(message.contains("must not exceed max (10 s)"), "{message}");
 }
 
 #[test]
 fn max_below_default_min() {
-    let message = message(&with_run_config("      retry_policy: {type: backoff, max: 2}\n"));
-    assert!(message.contains("invalid value 2 for pipelines.p.run_config.retry_policy.max"), "{message}");
+    let message = message(&with_run_config(
+        "      retry_policy: {type: backoff, max: 2}\n",
+    ));
+    assert!(
+        message.contains("invalid value 2 for pipelines.p.run_config.retry_policy.max"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -578,24 +719,34 @@ fn policy_without_type() {
 
 #[test]
 fn none_policy_takes_no_keys() {
-    let message = message(&with_run_config("      retry_policy: {type: none, max_attempts: 2}\n"));
+    let message = message(&with_run_config(
+        "      retry_policy: {type: none, max_attempts: 2}\n",
+    ));
     assert!(message.contains("unknown key `max_attempts`"), "{message}");
 }
 
 #[test]
 fn step_outside_set() {
-    let message = message(&with_run_config("      retry_pipeline_steps: [load, lod]\n"));
+    let message = message(&with_run_config(
+        "      retry_pipeline_steps: [load, lod]\n",
+    ));
     assert!(
         message.contains("invalid value `lod` for pipelines.p.run_config.retry_pipeline_steps[1]"),
         "{message}"
     );
-    assert!(message.contains("must be one of `sync`, `extract`, `normalize`, `load`"), "{message}");
+    assert!(
+        message.contains("must be one of `sync`, `extract`, `normalize`, `load`"),
+        "{message}"
+    );
 }
 
 #[test]
 fn step_empty_string() {
     let message = message(&with_run_config("      retry_pipeline_steps: [\"\"]\n"));
-    assert!(message.contains("invalid value `` for pipelines.p.run_config.retry_pipeline_steps[0]"), "{message}");
+    assert!(
+        message.contains("invalid value `` for pipelines.p.run_config.retry_pipeline_steps[0]"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -606,7 +757,9 @@ fn step_run_explained() {
 
 #[test]
 fn step_listed_twice() {
-    let message = message(&with_run_config("      retry_pipeline_steps: [load, load]\n"));
+    let message = message(&with_run_config(
+        "      retry_pipeline_steps: [load, load]\n",
+    ));
     assert!(message.contains("retry_pipeline_steps[1]"), "{message}");
     assert!(message.contains("listed twice"), "{message}");
 }
@@ -614,13 +767,19 @@ fn step_listed_twice() {
 #[test]
 fn steps_not_a_list() {
     let message = message(&with_run_config("      retry_pipeline_steps: load\n"));
-    assert!(message.contains("invalid type for pipelines.p.run_config.retry_pipeline_steps"), "{message}");
+    assert!(
+        message.contains("invalid type for pipelines.p.run_config.retry_pipeline_steps"),
+        "{message}"
+    );
 }
 
 #[test]
 fn trace_info_wrong_type() {
     let message = message(&with_run_config("      store_trace_info: 3\n"));
-    assert!(message.contains("expected `true`, `false` or the name of a pipeline"), "{message}");
+    assert!(
+        message.contains("expected `true`, `false` or the name of a pipeline"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -634,27 +793,45 @@ fn clean_folder_wrong_type() {
 
 #[test]
 fn unknown_format() {
-    let message = message(&BASE.replace("    path: data/a.json\n", "    path: data/a.json\n    format: xml\n"));
-    assert!(message.contains("invalid value `xml` for sources.s.format"), "{message}");
+    let message = message(&BASE.replace(
+        "    path: data/a.json\n",
+        "    path: data/a.json\n    format: xml\n",
+    ));
+    assert!(
+        message.contains("invalid value `xml` for sources.s.format"),
+        "{message}"
+    );
 }
 
 #[test]
 fn format_not_inferable() {
     let message = message(&BASE.replace("data/a.json", "data/*"));
-    assert!(message.contains("invalid value `data/*` for sources.s.path"), "{message}");
+    assert!(
+        message.contains("invalid value `data/*` for sources.s.path"),
+        "{message}"
+    );
     assert!(message.contains("add `format:`"), "{message}");
 }
 
 #[test]
 fn merge_needs_primary_key() {
-    let message = message(&BASE.replace("    path: data/a.json\n", "    path: data/a.json\n    write_disposition: merge\n"));
+    let message = message(&BASE.replace(
+        "    path: data/a.json\n",
+        "    path: data/a.json\n    write_disposition: merge\n",
+    ));
     assert!(message.contains("merge needs `primary_key`"), "{message}");
 }
 
 #[test]
 fn negative_table_nesting() {
-    let message = message(&BASE.replace("    path: data/a.json\n", "    path: data/a.json\n    max_table_nesting: -1\n"));
-    assert!(message.contains("invalid value -1 for sources.s.max_table_nesting"), "{message}");
+    let message = message(&BASE.replace(
+        "    path: data/a.json\n",
+        "    path: data/a.json\n    max_table_nesting: -1\n",
+    ));
+    assert!(
+        message.contains("invalid value -1 for sources.s.max_table_nesting"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -663,14 +840,20 @@ fn incremental_needs_cursor() {
         "    path: data/a.json\n",
         "    path: data/a.json\n    incremental: {initial_value: 1}\n",
     ));
-    assert!(message.contains("missing key `cursor_path` in sources.s.incremental"), "{message}");
+    assert!(
+        message.contains("missing key `cursor_path` in sources.s.incremental"),
+        "{message}"
+    );
 }
 
 // ---- environment variables ----
 
 #[test]
 fn env_reference_replaced() {
-    let text = BASE.replace("    type: duckdb\n", "    type: duckdb\n    credentials: ${DB_FILE}\n");
+    let text = BASE.replace(
+        "    type: duckdb\n",
+        "    type: duckdb\n    credentials: ${DB_FILE}\n",
+    );
     let resolved = load(&text)
         .resolve_with_env("p", &environment(&[("DB_FILE", "/data/w.duckdb")]))
         .unwrap();
@@ -679,8 +862,14 @@ fn env_reference_replaced() {
 
 #[test]
 fn env_reference_missing() {
-    let text = BASE.replace("    type: duckdb\n", "    type: duckdb\n    credentials: {password: \"${DB_PASSWORD}\"}\n");
-    let message = load(&text).resolve_with_env("p", &BTreeMap::new()).unwrap_err().to_string();
+    let text = BASE.replace(
+        "    type: duckdb\n",
+        "    type: duckdb\n    credentials: {password: \"${DB_PASSWORD}\"}\n",
+    );
+    let message = load(&text)
+        .resolve_with_env("p", &BTreeMap::new())
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         message,
         "dlt.yml: environment variable `DB_PASSWORD` for destinations.d.credentials.password is not set; \
@@ -690,7 +879,10 @@ fn env_reference_missing() {
 
 #[test]
 fn env_partial_reference_kept() {
-    let text = BASE.replace("    type: duckdb\n", "    type: duckdb\n    note: cost ${x} total\n");
+    let text = BASE.replace(
+        "    type: duckdb\n",
+        "    type: duckdb\n    note: cost ${x} total\n",
+    );
     let resolved = load(&text).resolve_with_env("p", &BTreeMap::new()).unwrap();
     assert_eq!(resolved.destination.config["note"], "cost ${x} total");
 }
@@ -701,7 +893,10 @@ fn env_credentials_override() {
     let resolved = load(SAMPLE.replace("warehouse", "d").as_str())
         .resolve_with_env("countries_pipeline", &env)
         .unwrap();
-    assert_eq!(resolved.destination.config["credentials"], "/secret/w.duckdb");
+    assert_eq!(
+        resolved.destination.config["credentials"],
+        "/secret/w.duckdb"
+    );
 }
 
 #[test]
@@ -744,7 +939,10 @@ fn env_per_field_credentials() {
 
 #[test]
 fn env_override_skips_reference() {
-    let text = BASE.replace("    type: duckdb\n", "    type: duckdb\n    credentials: ${UNSET_VARIABLE}\n");
+    let text = BASE.replace(
+        "    type: duckdb\n",
+        "    type: duckdb\n    credentials: ${UNSET_VARIABLE}\n",
+    );
     let env = environment(&[("DESTINATIONS__D__CREDENTIALS", "given.duckdb")]);
     let resolved = load(&text).resolve_with_env("p", &env).unwrap();
     assert_eq!(resolved.destination.config["credentials"], "given.duckdb");
@@ -752,34 +950,64 @@ fn env_override_skips_reference() {
 
 #[test]
 fn env_json_credentials() {
-    let env = environment(&[("DESTINATIONS__D__CREDENTIALS", r#"{"database": "w.duckdb"}"#)]);
+    let env = environment(&[(
+        "DESTINATIONS__D__CREDENTIALS",
+        r#"{"database": "w.duckdb"}"#,
+    )]);
     let resolved = load(BASE).resolve_with_env("p", &env).unwrap();
-    assert_eq!(resolved.destination.config["credentials"], serde_json::json!({"database": "w.duckdb"}));
+    assert_eq!(
+        resolved.destination.config["credentials"],
+        serde_json::json!({"database": "w.duckdb"})
+    );
 }
 
 #[test]
 fn env_invalid_json_hides_value() {
     let env = environment(&[("DESTINATIONS__D__CREDENTIALS", "{password: Zq7-canary-9150")]);
-    let message = load(BASE).resolve_with_env("p", &env).unwrap_err().to_string();
-    assert!(message.contains("`DESTINATIONS__D__CREDENTIALS`"), "{message}");
+    let message = load(BASE)
+        .resolve_with_env("p", &env)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("`DESTINATIONS__D__CREDENTIALS`"),
+        "{message}"
+    );
     assert!(!message.contains("Zq7-canary-9150"), "{message}");
 }
 
 #[test]
 fn env_field_of_string_rejected() {
-    let text = BASE.replace("    type: duckdb\n", "    type: duckdb\n    credentials: w.duckdb\n");
+    let text = BASE.replace(
+        "    type: duckdb\n",
+        "    type: duckdb\n    credentials: w.duckdb\n",
+    );
     let env = environment(&[("DESTINATIONS__D__CREDENTIALS__PASSWORD", "Zq7-canary-9150")]);
-    let message = load(&text).resolve_with_env("p", &env).unwrap_err().to_string();
-    assert!(message.contains("`DESTINATIONS__D__CREDENTIALS__PASSWORD`"), "{message}");
-    assert!(message.contains("destinations.d.credentials is not a mapping"), "{message}");
+    let message = load(&text)
+        .resolve_with_env("p", &env)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("`DESTINATIONS__D__CREDENTIALS__PASSWORD`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("destinations.d.credentials is not a mapping"),
+        "{message}"
+    );
     assert!(!message.contains("Zq7-canary-9150"), "{message}");
 }
 
 #[test]
 fn env_type_override_rejected() {
     let env = environment(&[("DESTINATIONS__D__TYPE", "filesystem")]);
-    let message = load(BASE).resolve_with_env("p", &env).unwrap_err().to_string();
-    assert!(message.contains("cannot set destinations.d.type"), "{message}");
+    let message = load(BASE)
+        .resolve_with_env("p", &env)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("cannot set destinations.d.type"),
+        "{message}"
+    );
 }
 
 // ---- files on disk ----
@@ -797,6 +1025,14 @@ fn load_from_folder() {
 fn load_missing_file() {
     let folder = tempfile::tempdir().unwrap();
     let error = Project::load(folder.path()).unwrap_err();
-    assert!(matches!(error.kind, ConfigErrorKind::Read { .. }), "{error}");
-    assert!(error.to_string().contains("dlt.yml: cannot read the project file"), "{error}");
+    assert!(
+        matches!(*error.kind, ConfigErrorKind::Read { .. }),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("dlt.yml: cannot read the project file"),
+        "{error}"
+    );
 }

@@ -26,8 +26,8 @@ pub(crate) struct Node {
     pub location: Location,
 }
 
-/// A YAML value. Scalars are typed by YAML 1.1 rules as serde-saphyr reads
-/// them: plain `yes` is a boolean, quoted `"5"` is a string.
+/// A YAML value. Plain scalars are typed as serde-saphyr reads them with
+/// strict booleans: `true` is a boolean, `yes` and quoted `"5"` are strings.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Value {
     Null,
@@ -60,12 +60,16 @@ pub(crate) fn parse(text: &str) -> Result<Node, ConfigError> {
     }
 
     // Snippets are rendered by `ConfigError`, so the parser's own are off.
+    // Only `true` and `false` are booleans (YAML 1.2): with YAML 1.1 rules a
+    // source named `y` or `no` would become a boolean key.
     let options = serde_saphyr::options! {
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
+        strict_booleans: true,
         with_snippet: false,
     };
 
-    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|error| syntax_error(text, &error))
+    serde_saphyr::from_str_with_options::<Node>(text, options)
+        .map_err(|error| syntax_error(text, &error))
 }
 
 impl Value {
@@ -102,8 +106,8 @@ fn is_blank(text: &str) -> bool {
 }
 
 /// Converts a parser error, blaming a tab in indentation when one appears
-/// before or on the failing line, because the parser's own message for it
-/// does not mention tabs.
+/// before, on or right after the failing line, because the parser's message
+/// for it may not mention tabs and may point at the line above the tab.
 ///
 /// NOTE: a tab-indented line that still parses (for example inside a block
 /// scalar or a flow collection, where YAML allows tabs) is not reported.
@@ -116,7 +120,7 @@ fn syntax_error(text: &str, error: &serde_saphyr::Error) -> ConfigError {
             column: location.column(),
         });
 
-    let last_line = location.map_or(u64::MAX, |location| location.line);
+    let last_line = location.map_or(u64::MAX, |location| location.line.saturating_add(1));
     if let Some(tab) = find_indentation_tab(text, last_line) {
         return ConfigError::at(tab, ConfigErrorKind::TabIndentation);
     }
@@ -203,7 +207,11 @@ impl<'de> Visitor<'de> for ValueVisitor {
     fn visit_f64<E: de::Error>(self, value: f64) -> Result<Value, E> {
         serde_json::Number::from_f64(value)
             .map(Value::Number)
-            .ok_or_else(|| E::custom(format!("the number {value} is not supported; write a finite number")))
+            .ok_or_else(|| {
+                E::custom(format!(
+                    "the number {value} is not supported; write a finite number"
+                ))
+            })
     }
 
     fn visit_str<E: de::Error>(self, value: &str) -> Result<Value, E> {
@@ -319,7 +327,10 @@ mod tests {
     #[test]
     fn parse_types_scalars() {
         let node = parse("a: 1\nb: \"1\"\nc: true\nd: 1.5\ne:\n").unwrap();
-        let values: Vec<_> = mapping(&node).iter().map(|entry| entry.value.value.clone()).collect();
+        let values: Vec<_> = mapping(&node)
+            .iter()
+            .map(|entry| entry.value.value.clone())
+            .collect();
         assert_eq!(
             values,
             vec![
@@ -347,14 +358,43 @@ mod tests {
     #[test]
     fn parse_reports_tab_indentation() {
         let error = parse("a:\n\tb: 1\n").unwrap_err();
-        assert!(matches!(error.kind, ConfigErrorKind::TabIndentation), "{error}");
+        assert!(
+            matches!(*error.kind, ConfigErrorKind::TabIndentation),
+            "{error}"
+        );
         assert_eq!(error.location, Some(Location { line: 2, column: 1 }));
+    }
+
+    #[test]
+    fn parse_reports_tab_after_error_line() {
+        let error = parse("a:\n  b: 1\n \tc: 2\n").unwrap_err();
+        assert_eq!(
+            error.location,
+            Some(Location { line: 3, column: 2 }),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn parse_allows_tab_after_colon() {
+        let node = parse("a:\tb\n").unwrap();
+        assert_eq!(mapping(&node)[0].value.value, Value::String("b".into()));
+    }
+
+    #[test]
+    fn parse_keeps_yes_as_string() {
+        let node = parse("y: yes\n").unwrap();
+        assert_eq!(mapping(&node)[0].key, "y");
+        assert_eq!(mapping(&node)[0].value.value, Value::String("yes".into()));
     }
 
     #[test]
     fn parse_reports_syntax_location() {
         let error = parse("a: [1, 2\nb: 3\n").unwrap_err();
-        assert!(matches!(error.kind, ConfigErrorKind::Syntax { .. }), "{error}");
+        assert!(
+            matches!(*error.kind, ConfigErrorKind::Syntax { .. }),
+            "{error}"
+        );
         assert!(error.location.is_some(), "{error}");
     }
 }

@@ -25,7 +25,7 @@ const READ_BUFFER_BYTES: usize = 1 << 20;
 const PARQUET_BATCH_ROWS: usize = 65_536;
 
 /// An input file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FileFormat {
     /// A JSON array of objects, or one or more JSON objects.
     Json,
@@ -37,6 +37,15 @@ pub enum FileFormat {
 }
 
 impl FileFormat {
+    /// All formats, in the order messages list them.
+    pub const ALL: [FileFormat; 4] = [FileFormat::Json, FileFormat::Jsonl, FileFormat::Csv, FileFormat::Parquet];
+
+    /// Returns the format of a `dlt.yml` name such as `jsonl`.
+    pub fn from_name(name: &str) -> Option<FileFormat> {
+        FileFormat::ALL.into_iter().find(|format| format.as_str() == name)
+    }
+
+    /// Returns the name used in `dlt.yml`.
     pub fn as_str(self) -> &'static str {
         match self {
             FileFormat::Json => "json",

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::{Error, Result};
 
 /// How rows of a load are written into their table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum WriteDisposition {
     /// Add the rows to the table.
     #[default]
@@ -19,6 +19,10 @@ pub enum WriteDisposition {
 }
 
 impl WriteDisposition {
+    /// All write dispositions, in the order messages list them.
+    pub const ALL: [WriteDisposition; 3] = [WriteDisposition::Append, WriteDisposition::Replace, WriteDisposition::Merge];
+
+    /// Returns the name used in `dlt.yml` and in schemas.
     pub fn as_str(self) -> &'static str {
         match self {
             WriteDisposition::Append => "append",

@@ -144,6 +144,56 @@ impl TableBuffer {
         &self.schema
     }
 
+    /// Rebuilds the column list for the current columns of `table`, keeping
+    /// the buffered rows: existing builders are reused and new columns are
+    /// filled with nulls for the rows already buffered. Returns false, and
+    /// changes nothing, when a new column is non-nullable and rows are
+    /// buffered, because those rows cannot hold a null there.
+    pub(crate) fn extend_columns(&mut self, table: &Table) -> bool {
+        let schema = arrow_schema_for(table);
+        let complete: Vec<_> = table.columns.values().filter(|column| column.is_complete()).collect();
+        let adds_required_column = schema
+            .fields()
+            .iter()
+            .any(|field| !field.is_nullable() && !self.index.contains_key(field.name()));
+        if self.rows > 0 && adds_required_column {
+            return false;
+        }
+
+        let mut previous: IndexMap<String, ColumnBuffer> = self
+            .index
+            .keys()
+            .cloned()
+            .zip(std::mem::take(&mut self.columns))
+            .collect();
+        let mut columns = Vec::with_capacity(schema.fields().len());
+        let mut index = IndexMap::with_capacity(schema.fields().len());
+
+        for (position, (field, column)) in schema.fields().iter().zip(complete).enumerate() {
+            let buffer = match previous.shift_remove(&column.name) {
+                Some(existing) => existing,
+                None => {
+                    let mut created = ColumnBuffer {
+                        field: field.clone(),
+                        data_type: column.data_type.unwrap_or(DataType::Text),
+                        builder: new_builder(field.data_type()),
+                    };
+                    for _ in 0..self.rows {
+                        created.append_null();
+                    }
+                    created
+                }
+            };
+            columns.push(buffer);
+            index.insert(column.name.clone(), position);
+        }
+
+        self.schema = schema;
+        self.columns = columns;
+        self.index = index;
+        true
+    }
+
     pub(crate) fn column_count(&self) -> usize {
         self.columns.len()
     }

@@ -412,16 +412,32 @@ fn bigint_overflow_fails_with_column() {
 }
 
 #[test]
-fn new_column_rotates_file() {
+fn new_column_extends_unflushed_buffer() {
     let dir = tempfile::tempdir().unwrap();
     let mut schema = new_schema(&["users"]);
     let output = run(&mut schema, &dir, "users", vec![json!({"a": 1}), json!({"a": 2, "b": "x"})]);
 
     let files: Vec<_> = output.jobs.iter().filter(|job| job.table_name == "users").collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].row_count, 2);
+    assert_eq!(output.rows_per_table["users"], 2);
+}
+
+#[test]
+fn new_column_after_flush_rotates_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut schema = new_schema(&["users"]);
+    let mut settings = options(&dir);
+    settings.batch_rows = 1;
+    let mut normalizer = Normalizer::new(&mut schema, settings);
+    normalizer.push_row("users", json!({"a": 1})).unwrap();
+    normalizer.push_row("users", json!({"a": 2, "b": "x"})).unwrap();
+    let output = normalizer.finish().unwrap();
+
+    let files: Vec<_> = output.jobs.iter().filter(|job| job.table_name == "users").collect();
     assert_eq!(files.len(), 2);
     assert_eq!((files[0].row_count, files[1].row_count), (1, 1));
     assert!(files[0].file_name.starts_with("users.") && files[0].file_name.ends_with(".0.parquet"));
-    assert_eq!(output.rows_per_table["users"], 2);
 }
 
 #[test]

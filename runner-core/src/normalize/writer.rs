@@ -67,9 +67,19 @@ impl TableOutput {
             .as_ref()
             .is_some_and(|buffer| buffer.column_count() == complete_column_count(table));
         if !up_to_date {
-            self.flush()?;
-            self.close_file()?;
-            self.buffer = Some(TableBuffer::new(table));
+            // Before the first flush no file fixes the schema yet, so the
+            // buffer grows in place; after it, the file is finished and a
+            // new one starts with the wider schema.
+            let extended = self.file.is_none()
+                && self
+                    .buffer
+                    .as_mut()
+                    .is_some_and(|buffer| buffer.extend_columns(table));
+            if !extended {
+                self.flush()?;
+                self.close_file()?;
+                self.buffer = Some(TableBuffer::new(table));
+            }
         }
         self.buffer
             .as_mut()

@@ -78,12 +78,13 @@ fn build_request(pipeline: &Pipeline, package: &LoadPackage, schema: &Schema, jo
             });
         }
         let path = package.job_path(JobState::Started, job);
+        let row_count = parquet_row_count(&path)?;
         load_jobs.push(LoadJob {
             job_id: job.job_id(),
             table_name: job.table_name.clone(),
             file_path: path.to_string_lossy().into_owned(),
             file_format: job.extension.clone(),
-            row_count: 0,
+            row_count,
         });
     }
 
@@ -102,6 +103,19 @@ fn build_request(pipeline: &Pipeline, package: &LoadPackage, schema: &Schema, jo
         truncate_tables: replace_tables(schema, jobs),
         jobs: load_jobs,
     })
+}
+
+/// Reads the row count from a Parquet file's footer.
+fn parquet_row_count(path: &std::path::Path) -> Result<u64> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let reader = SerializedFileReader::new(file).map_err(|e| Error::Arrow {
+        action: "reading Parquet footer",
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0))
 }
 
 /// Tables the destination must have: dlt's own tables and every table that

@@ -26,6 +26,7 @@ pub struct DestinationLibrary {
 pub fn load_destination_library(path: &Path) -> Result<DestinationLibrary, PluginLoadError> {
     let kind = PluginKind::Destination;
     let header = lib_header_from_path(path).map_err(|error| library_error(path, kind, error))?;
+    super::check_abi_version::<DestinationModule_Ref>(path, kind, header)?;
     let module = header
         .init_root_module::<DestinationModule_Ref>()
         .map_err(|error| library_error(path, kind, error))?;

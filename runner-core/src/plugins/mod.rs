@@ -14,12 +14,15 @@
 mod destination;
 mod error;
 mod search;
+mod source;
 
 pub use destination::{DestinationLibrary, load_destination_library};
 pub use error::PluginLoadError;
 pub use search::{PLUGIN_DIR_ENV, PluginKind, PluginSearch, library_file_name};
+pub use source::open_source_plugin;
 
-use abi_stable::library::LibraryError;
+use abi_stable::library::{LibHeader, LibraryError, RootModule};
+use abi_stable::sabi_types::VersionNumber;
 use abi_stable::std_types::RStr;
 use plugin_sdk::ffi::{HostServices, LogLevel};
 use std::path::Path;
@@ -50,6 +53,37 @@ pub fn host_services() -> HostServices {
         log: forward_plugin_log,
         max_level,
     }
+}
+
+/// Refuses a library built against another plugin ABI version, in both
+/// directions. `abi_stable` itself only refuses libraries older than the
+/// host; a newer one would fail its layout check with a report that hides
+/// the version numbers.
+fn check_abi_version<M: RootModule>(path: &Path, kind: PluginKind, header: &LibHeader) -> Result<(), PluginLoadError> {
+    let host = VersionNumber::new(M::VERSION_STRINGS);
+    let plugin = VersionNumber::new(header.version_strings());
+    let (Ok(host), Ok(plugin)) = (host, plugin) else {
+        return Err(PluginLoadError::NotAPlugin {
+            path: path.to_path_buf(),
+            kind,
+            detail: Some("unreadable ABI version".to_owned()),
+        });
+    };
+
+    // Cargo's rule: 0.y versions differ in `y`, others in the major number.
+    let compatible = if host.major == 0 {
+        plugin.major == 0 && plugin.minor == host.minor
+    } else {
+        plugin.major == host.major
+    };
+    if compatible {
+        return Ok(());
+    }
+    Err(PluginLoadError::AbiVersionMismatch {
+        path: path.to_path_buf(),
+        host_version: format!("{}.{}", host.major, host.minor),
+        plugin_version: format!("{}.{}", plugin.major, plugin.minor),
+    })
 }
 
 /// Maps an `abi_stable` load failure to an error that names the file.

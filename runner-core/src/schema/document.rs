@@ -124,7 +124,7 @@ impl Schema {
         current.to_owned()
     }
 
-    /// Returns the names of the tables that hold data, in schema order: all
+    /// Returns the names of the tables that contain data, in schema order: all
     /// tables whose name does not start with `_dlt`.
     pub fn data_table_names(&self) -> Vec<String> {
         self.tables

@@ -110,8 +110,8 @@ pub struct Column {
     /// True when the stored document had no `nullable` key, as dlt writes
     /// columns declared only by resource hints. Such a column is written
     /// back without the key while `nullable` stays true, so its hash is
-    /// unchanged. Only [`Schema::from_json`] and the `to_*_json` methods
-    /// read and set it, plain serde ignores it.
+    /// unchanged. [`Schema::from_json`] sets it, and the `to_*_json` methods
+    /// and [`Schema::compute_hash`] read it. Plain serde ignores it.
     #[serde(skip)]
     pub nullable_omitted: bool,
 }
