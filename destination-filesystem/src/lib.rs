@@ -1,41 +1,74 @@
-//! Filesystem and object store destination (local folders, `s3://`, `gs://`,
-//! `az://`, `memory://`) in dlt's file layout.
+//! Filesystem and object store destination for the runner: local folders,
+//! `file://`, `memory://`, `s3://` (and S3-compatible stores), `gs://` and
+//! `az://`, through the `object_store` crate.
 //!
-//! NOTE: not implemented yet. The plugin exists so that `type: filesystem`
-//! in `dlt.yml` fails with a clear configuration error instead of a missing
-//! plugin; it loads nothing.
+//! Datasets follow the layout of Python dlt 1.31's filesystem destination,
+//! so dlt can read and continue them:
+//!
+//! ```text
+//! <bucket_url>/<dataset>/init
+//! <bucket_url>/<dataset>/<table>/<load_id>.<file_id>.parquet        (default layout)
+//! <bucket_url>/<dataset>/_dlt_version/<schema>__<time>__<hash hex>.jsonl
+//! <bucket_url>/<dataset>/_dlt_pipeline_state/<pipeline>__<load_id>__<schema hash hex>.jsonl
+//! <bucket_url>/<dataset>/_dlt_loads/<schema>__<load_id>.jsonl
+//! ```
+//!
+//! Data files are the runner's Parquet job files, copied unchanged. The
+//! `_dlt_pipeline_state` job is not copied: its row is stored as a state
+//! file, as dlt does.
+//!
+//! # Exactly once
+//!
+//! The `_dlt_loads` file of a package is written last. A package whose
+//! `_dlt_loads` file exists is not written again. A retried package writes
+//! the same file names (the job's file id is stable), so it overwrites files
+//! of a failed attempt instead of duplicating them. `replace` deletes a
+//! table's older files only after the new ones are written.
+//!
+//! Reading state and schemas back counts only committed loads, which is
+//! stricter than Python dlt (see `fetch_state`). Data files of a load that
+//! never commits stay in the bucket, and readers that list files (Python
+//! dlt's dataset API) see them.
+//!
+//! # Configuration
+//!
+//! See [`FilesystemConfig::from_json`]: `bucket_url` (required),
+//! `credentials` with dlt's key names, `layout`, `loader_file_format`
+//! (`parquet` only) and `max_state_files`. The runner applies
+//! `DESTINATION__<NAME>__BUCKET_URL`, `DESTINATION__<NAME>__CREDENTIALS__AWS_ACCESS_KEY_ID`
+//! and similar variables before it opens the plugin. S3
+//! settings that are not configured come from the standard `AWS_*`
+//! variables.
+//!
+//! # Use as a Rust library
+//!
+//! ```no_run
+//! use destination_filesystem::{FilesystemConfig, FilesystemDestination};
+//! use plugin_sdk::Destination;
+//!
+//! let mut destination = FilesystemDestination::new(FilesystemConfig::local("/data/lake"))?;
+//! # let request: plugin_sdk::protocol::LoadRequest = unimplemented!();
+//! let report = destination.load_package(&request)?;
+//! # Ok::<(), plugin_sdk::PluginError>(())
+//! ```
+//!
+//! The destination runs its requests on its own single-threaded Tokio
+//! runtime, and every call blocks until they finish.
 
-use plugin_sdk::protocol::{DestinationCapabilities, PluginInfo};
-use plugin_sdk::{Destination, DestinationFactory, PluginError};
+mod config;
+mod credentials;
+mod destination;
+mod dlt_files;
+mod error;
+mod layout;
+mod load;
+mod restore;
+mod state_job;
+mod store;
 
-/// Factory of the filesystem destination, exported as plugin type `filesystem`.
-pub struct FilesystemDestinationFactory;
+pub use config::{BucketLocation, BucketScheme, DEFAULT_MAX_STATE_FILES, FilesystemConfig};
+pub use credentials::Credentials;
+pub use destination::{FilesystemDestination, FilesystemDestinationFactory};
+pub use layout::{DEFAULT_LAYOUT, FileNameParts, Layout};
 
-impl DestinationFactory for FilesystemDestinationFactory {
-    fn info() -> PluginInfo {
-        PluginInfo {
-            name: "filesystem".to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            abi_version: plugin_sdk::ABI_VERSION.to_owned(),
-            description: "Filesystem and object store destination (not implemented yet)".to_owned(),
-        }
-    }
-
-    fn capabilities() -> DestinationCapabilities {
-        DestinationCapabilities {
-            preferred_loader_file_format: "parquet".to_owned(),
-            supported_loader_file_formats: vec!["parquet".to_owned()],
-            supported_write_dispositions: Vec::new(),
-            max_identifier_length: None,
-            atomic_packages: false,
-        }
-    }
-
-    fn open(_config: &serde_json::Value) -> Result<Box<dyn Destination>, PluginError> {
-        Err(PluginError::config(
-            "the filesystem destination is not implemented yet in this runner; use `type: duckdb`",
-        ))
-    }
-}
-
-plugin_sdk::export_destination_plugin!(FilesystemDestinationFactory);
+plugin_sdk::export_destination_plugin!(crate::FilesystemDestinationFactory);

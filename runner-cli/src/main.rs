@@ -49,8 +49,12 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum PipelineAction {
     /// Load packages left pending by earlier runs, then extract, normalize and
-    /// load the pipeline's source.
+    /// load the pipeline's source, with the retries of its run_config.
     Run(run::RunArgs),
+
+    /// Delete the local working directory and restore the pipeline's state
+    /// and schemas from its destination. Refused while packages are pending.
+    Sync(run::SyncArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Pipeline { name, action } => match action {
             PipelineAction::Run(args) => run::run(cli.project.as_deref(), name, args, cli.quiet),
+            PipelineAction::Sync(args) => run::sync(cli.project.as_deref(), name, args, cli.quiet),
         },
     };
 

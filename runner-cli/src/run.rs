@@ -1,4 +1,4 @@
-//! `dlt pipeline <name> run`.
+//! `dlt pipeline <name> run` and `dlt pipeline <name> sync`.
 
 use std::path::{Path, PathBuf};
 
@@ -10,39 +10,85 @@ use crate::progress::ProgressDisplay;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Folder of pipeline working directories (default: $DLT_DATA_DIR/pipelines
-    /// or ~/.dlt/pipelines).
-    #[arg(long, value_name = "PATH")]
-    pipelines_dir: Option<PathBuf>,
+    #[command(flatten)]
+    common: CommonArgs,
 
     /// Do not show the live row counts on a terminal.
     #[arg(long)]
     no_progress: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+struct CommonArgs {
+    /// Folder of pipeline working directories (default: $DLT_DATA_DIR/pipelines
+    /// or ~/.dlt/pipelines).
+    #[arg(long, value_name = "PATH")]
+    pipelines_dir: Option<PathBuf>,
+}
+
+fn project_dir(project: Option<&Path>) -> anyhow::Result<PathBuf> {
+    match project {
+        Some(path) => Ok(path.to_path_buf()),
+        None => std::env::current_dir().context("cannot read the current directory"),
+    }
+}
+
 pub fn run(project: Option<&Path>, name: &str, args: &RunArgs, quiet: bool) -> anyhow::Result<()> {
-    let project_dir = match project {
-        Some(path) => path.to_path_buf(),
-        None => std::env::current_dir().context("cannot read the current directory")?,
-    };
     let options = OpenOptions {
-        pipelines_dir: args.pipelines_dir.clone(),
+        pipelines_dir: args.common.pipelines_dir.clone(),
         ..OpenOptions::default()
     };
-    let opened = open_pipeline(&project_dir, name, &options)?;
-    let mut pipeline = opened.pipeline;
+    let opened = open_pipeline(&project_dir(project)?, name, &options)?;
+    let progress = opened.pipeline.progress();
+    let (mut runner, source) = opened.into_runner();
 
-    let display = ProgressDisplay::start(pipeline.progress(), !args.no_progress && !quiet);
-    let outcome = pipeline.run(opened.source);
+    let display = ProgressDisplay::start(progress, !args.no_progress && !quiet);
+    let outcome = runner.run_blocking(source);
     if let Some(display) = display {
         display.finish();
     }
+    let outcome = outcome?;
 
-    let info = outcome?;
     if !quiet {
-        print!("{info}");
-        if info.is_empty() {
-            println!();
+        if let Some(pending) = &outcome.pending {
+            println!("Pending data from an earlier run:");
+            print!("{pending}");
+        }
+        match &outcome.run {
+            Some(info) => print!("{info}"),
+            None => println!("Pipeline {name}: no new data to load"),
+        }
+    }
+    Ok(())
+}
+
+pub fn sync(project: Option<&Path>, name: &str, args: &SyncArgs, quiet: bool) -> anyhow::Result<()> {
+    let options = OpenOptions {
+        pipelines_dir: args.common.pipelines_dir.clone(),
+        ..OpenOptions::default()
+    };
+    let opened = open_pipeline(&project_dir(project)?, name, &options)?;
+    let mut pipeline = opened.pipeline;
+
+    pipeline.wipe_working_dir()?;
+    let outcome = pipeline.sync()?;
+    if !quiet {
+        match outcome {
+            runner_core::pipeline::SyncOutcome::Restored { state_version, schemas } => println!(
+                "Pipeline {name}: restored state version {state_version} and schemas {} from destination {}",
+                schemas.join(", "),
+                pipeline.destination().name
+            ),
+            runner_core::pipeline::SyncOutcome::NothingStored | runner_core::pipeline::SyncOutcome::UpToDate => println!(
+                "Pipeline {name}: destination {} holds no state for this pipeline; the working directory is empty",
+                pipeline.destination().name
+            ),
         }
     }
     Ok(())

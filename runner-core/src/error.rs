@@ -106,6 +106,14 @@ pub enum Error {
         message: String,
     },
 
+    /// A resource failed while producing its items.
+    #[error("resource `{resource}` failed: {source}")]
+    Resource {
+        resource: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// A failure inside one step of a pipeline.
     #[error("{step} step of pipeline `{pipeline}` failed: {source}")]
     InStep {
@@ -134,7 +142,37 @@ impl Error {
     }
 
     /// Returns whose fault the error is; see [`ErrorCategory`].
+    ///
+    /// A terminal category anywhere in the cause chain wins: an error that
+    /// wraps a configuration or terminal error cannot be fixed by retrying,
+    /// however deep the terminal cause sits.
     pub fn category(&self) -> ErrorCategory {
+        let own = self.own_category();
+        if own.is_terminal() {
+            return own;
+        }
+
+        let mut next = std::error::Error::source(self);
+        while let Some(cause) = next {
+            let category = if let Some(error) = cause.downcast_ref::<Error>() {
+                Some(error.own_category())
+            } else if let Some(error) = cause.downcast_ref::<PluginError>() {
+                Some(error.category)
+            } else if cause.is::<TerminalError>() {
+                Some(ErrorCategory::Terminal)
+            } else {
+                None
+            };
+            if let Some(category) = category.filter(|category| category.is_terminal()) {
+                return category;
+            }
+            next = cause.source();
+        }
+        own
+    }
+
+    /// The category of this error alone, without its causes.
+    fn own_category(&self) -> ErrorCategory {
         match self {
             Error::Config { .. } => ErrorCategory::Config,
             Error::Io { source, .. } => io_category(source),
@@ -144,6 +182,15 @@ impl Error {
             Error::Destination { source, .. } | Error::DestinationCall { source, .. } => source.category,
             Error::Source { error, .. } => error.category,
             Error::Arrow { .. } => ErrorCategory::Terminal,
+            Error::Resource { source, .. } => {
+                if source.is::<TerminalError>() {
+                    ErrorCategory::Terminal
+                } else if let Some(error) = source.downcast_ref::<Error>() {
+                    error.category()
+                } else {
+                    ErrorCategory::Transient
+                }
+            }
             Error::InStep { source, .. } => source.category(),
             Error::Internal(_) => ErrorCategory::Internal,
         }
@@ -167,6 +214,32 @@ impl Error {
                 pipeline: pipeline.to_owned(),
                 source: Box::new(other),
             },
+        }
+    }
+}
+
+/// Marks an error as terminal. A resource that wraps its error in this type
+/// tells the runner that retrying cannot help.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct TerminalError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl TerminalError {
+    pub fn new(message: impl Into<String>) -> Self {
+        TerminalError {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn with_source(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        TerminalError {
+            message: message.into(),
+            source: Some(Box::new(source)),
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod normalize;
 pub mod pipeline;
 pub mod plugins;
 pub mod project;
+pub mod runner;
 pub mod schema;
 pub mod state;
 pub mod storage;
@@ -34,4 +35,5 @@ pub mod typed_json;
 
 pub use error::{Error, Result};
 pub use pipeline::{Pipeline, PipelineOptions};
+pub use runner::{RunOutcome, Runner, RunnerOptions};
 pub use plugin_sdk;

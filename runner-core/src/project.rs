@@ -14,6 +14,7 @@ use crate::extract::files::FilesReader;
 use crate::extract::{Resource, Source};
 use crate::pipeline::{default_pipelines_dir, validate_pipeline_name};
 use crate::plugins::{PluginKind, PluginSearch, load_destination_library, open_source_plugin};
+use crate::runner::{Runner, RunnerOptions};
 use crate::{Error, Pipeline, PipelineOptions, Result};
 
 /// Settings that come from the command line or the embedding program rather
@@ -26,11 +27,23 @@ pub struct OpenOptions {
     pub plugin_search: Option<PluginSearch>,
 }
 
+/// Creates the source of a pipeline; called again when extraction is retried.
+pub type SourceFactory = Box<dyn FnMut() -> Result<Source> + Send>;
+
 /// A pipeline of a project, ready to run its source.
 pub struct OpenedPipeline {
     pub pipeline: Pipeline,
-    pub source: Source,
+    pub source: SourceFactory,
+    /// The runner settings of the pipeline's `run_config`.
+    pub runner_options: RunnerOptions,
     pub resolved: ResolvedPipeline,
+}
+
+impl OpenedPipeline {
+    /// Creates a runner for this pipeline with its `run_config`.
+    pub fn into_runner(self) -> (Runner, SourceFactory) {
+        (Runner::new(self.pipeline, self.runner_options), self.source)
+    }
 }
 
 /// Loads the project at `project_path` (a folder or a `dlt.yml` file) and
@@ -39,7 +52,6 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
     let project = Project::load(project_path)?;
     let resolved = project.resolve(name)?;
     validate_pipeline_name(&resolved.name)?;
-    warn_about_unapplied_run_config(&resolved);
 
     let pipelines_dir = match &options.pipelines_dir {
         Some(folder) => folder.clone(),
@@ -51,7 +63,11 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
         .clone()
         .unwrap_or_else(|| PluginSearch::standard(Some(&resolved.project_dir)));
 
-    let source = build_source(&resolved, &search, &working_dir)?;
+    // Everything that can fail on configuration happens before the working
+    // directory is created, so a bad project leaves no folder behind.
+    let runner_options = RunnerOptions::from_run_config(&resolved.run_config, &search)?;
+    let mut source = source_factory(&resolved, &search, &working_dir);
+    source()?;
     let destination = open_destination(&resolved, &search, &working_dir)?;
 
     let pipeline_options = PipelineOptions::new(&resolved.name)
@@ -62,6 +78,7 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
     Ok(OpenedPipeline {
         pipeline,
         source,
+        runner_options,
         resolved,
     })
 }
@@ -91,6 +108,14 @@ fn open_destination(resolved: &ResolvedPipeline, search: &PluginSearch, working_
     })
 }
 
+/// Returns a function that builds the pipeline's source afresh on each call.
+fn source_factory(resolved: &ResolvedPipeline, search: &PluginSearch, working_dir: &Path) -> SourceFactory {
+    let resolved = resolved.clone();
+    let search = search.clone();
+    let working_dir = working_dir.to_path_buf();
+    Box::new(move || build_source(&resolved, &search, &working_dir))
+}
+
 fn build_source(resolved: &ResolvedPipeline, search: &PluginSearch, working_dir: &Path) -> Result<Source> {
     match &resolved.source {
         SourceConfig::Files(files) => files_source(resolved, files),
@@ -105,14 +130,6 @@ fn build_source(resolved: &ResolvedPipeline, search: &PluginSearch, working_dir:
 }
 
 fn files_source(resolved: &ResolvedPipeline, files: &FilesSource) -> Result<Source> {
-    if let Some(incremental) = &files.incremental {
-        // TODO: incremental cursors on the files source.
-        return Err(Error::config(format!(
-            "source `{}`: `incremental` (cursor `{}`) is not supported yet by this runner; remove it to load every row",
-            resolved.source_name, incremental.cursor_path
-        )));
-    }
-
     let pattern = resolved.project_dir.join(&files.path);
     let reader = FilesReader::new(pattern, files.effective_format());
     let table_name = files.table_name.clone().unwrap_or_else(|| resolved.source_name.clone());
@@ -121,19 +138,11 @@ fn files_source(resolved: &ResolvedPipeline, files: &FilesSource) -> Result<Sour
         .with_table_name(table_name)
         .with_write_disposition(files.write_disposition)
         .with_primary_key(files.primary_key.clone());
+    if let Some(incremental) = &files.incremental {
+        resource = resource.with_incremental(incremental.cursor_path.clone(), incremental.initial_value.clone());
+    }
     if let Some(levels) = files.max_table_nesting {
         resource = resource.with_max_table_nesting(levels);
     }
     Ok(Source::new(resolved.source_name.clone(), vec![resource]))
-}
-
-fn warn_about_unapplied_run_config(resolved: &ResolvedPipeline) {
-    let defaults = crate::config::RunConfig::default();
-    if resolved.run_config != defaults {
-        // TODO: apply run_config (retries, trace storage, clean folder) in the runner.
-        tracing::warn!(
-            pipeline = %resolved.name,
-            "run_config is validated but not applied yet: the pipeline runs once, without retries or trace storage"
-        );
-    }
 }

@@ -7,9 +7,12 @@
 //! grow with the input.
 
 pub mod files;
+mod incremental;
 mod resource;
 mod writer;
 
+pub use incremental::Incremental;
+pub(crate) use incremental::{CursorState, IncrementalSink};
 pub use resource::{ItemProducer, Resource, ResourceOutput, Source, WriteDisposition};
 pub(crate) use writer::{ExtractedTable, PackageWriter};
 

@@ -134,6 +134,8 @@ pub struct Resource {
     pub primary_key: Vec<String>,
     /// Nesting levels turned into nested tables before values stay JSON.
     pub max_table_nesting: Option<u32>,
+    /// Extract only rows whose cursor moved past the value kept in the state.
+    pub incremental: Option<super::Incremental>,
     pub(crate) producer: Box<dyn ItemProducer>,
 }
 
@@ -147,6 +149,7 @@ impl Resource {
             write_disposition: WriteDisposition::Append,
             primary_key: Vec::new(),
             max_table_nesting: None,
+            incremental: None,
             producer,
         }
     }
@@ -181,6 +184,16 @@ impl Resource {
 
     pub fn with_primary_key<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
         self.primary_key = columns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Loads only new rows: those whose `cursor_path` value is past the
+    /// last value kept in the pipeline state (or `initial_value` at first).
+    pub fn with_incremental(mut self, cursor_path: impl Into<String>, initial_value: Option<Value>) -> Self {
+        self.incremental = Some(super::Incremental {
+            cursor_path: cursor_path.into(),
+            initial_value,
+        });
         self
     }
 

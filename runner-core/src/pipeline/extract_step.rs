@@ -6,7 +6,7 @@ use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use super::Pipeline;
-use crate::extract::{ExtractedTable, PackageWriter, Resource, Source};
+use crate::extract::{CursorState, ExtractedTable, IncrementalSink, PackageWriter, Resource, Source};
 use crate::extract::ResourceOutput;
 use crate::load_id::new_load_id;
 use crate::schema::{Column, Schema, Table};
@@ -98,11 +98,31 @@ fn extract_resource(
     let mut writer = PackageWriter::new(&package.jobs_dir(JobState::New), &table_name, &report);
 
     let mut resource_state: Map<String, Value> = state.resource_state_mut(source_name, &resource.name).clone();
-    let mut output = ResourceOutput {
-        sink: &mut writer,
-        state: &mut resource_state,
-    };
-    resource.producer.produce(&mut output)?;
+    match &resource.incremental {
+        Some(incremental) => {
+            let mut cursor = CursorState::from_state(&resource.name, incremental, &resource.primary_key, &resource_state);
+            let mut filter = IncrementalSink {
+                inner: &mut writer,
+                cursor: &mut cursor,
+                skipped: 0,
+            };
+            let mut output = ResourceOutput {
+                sink: &mut filter,
+                state: &mut resource_state,
+            };
+            resource.producer.produce(&mut output)?;
+            let skipped = filter.skipped;
+            cursor.store(&mut resource_state);
+            tracing::info!(resource = %resource.name, cursor = %incremental.cursor_path, skipped, "skipped rows already loaded");
+        }
+        None => {
+            let mut output = ResourceOutput {
+                sink: &mut writer,
+                state: &mut resource_state,
+            };
+            resource.producer.produce(&mut output)?;
+        }
+    }
     *state.resource_state_mut(source_name, &resource.name) = resource_state;
 
     let extracted = writer.finish()?;
@@ -127,16 +147,31 @@ fn apply_resource_hints(schema: &mut Schema, table_name: &str, resource: &Resour
         }
     }
 
+    if let Some(incremental) = &resource.incremental {
+        let column_name = naming::normalize_path(&incremental.cursor_path.replace('.', naming::PATH_SEPARATOR));
+        let column = table
+            .columns
+            .entry(column_name.clone())
+            .or_insert_with(|| hinted_column(&column_name));
+        column.incremental = Some(true);
+    }
+
     for key in &resource.primary_key {
         let column_name = naming::normalize_path(key);
-        let column = table.columns.entry(column_name.clone()).or_insert_with(|| {
-            let mut column = Column::new(column_name.clone(), crate::schema::DataType::Text);
-            column.data_type = None;
-            column
-        });
+        let column = table
+            .columns
+            .entry(column_name.clone())
+            .or_insert_with(|| hinted_column(&column_name));
         column.nullable = false;
         column.primary_key = Some(true);
     }
+}
+
+/// A column created from a resource hint before any data gave it a type.
+fn hinted_column(name: &str) -> Column {
+    let mut column = Column::new(name, crate::schema::DataType::Text);
+    column.data_type = None;
+    column
 }
 
 fn load_live_schema(pipeline: &Pipeline, schema_name: &str) -> Result<Schema> {

@@ -5,6 +5,7 @@ mod info;
 mod load_step;
 mod normalize_step;
 mod progress;
+mod sync_step;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use std::time::Instant;
 
 pub use info::{LoadInfo, PackageInfo};
 pub use progress::{Progress, ProgressSnapshot};
+pub use sync_step::SyncOutcome;
 
 use crate::destination::DestinationHandle;
 use crate::error::Step;
@@ -182,10 +184,7 @@ impl Pipeline {
     }
 
     fn finish_pending(&mut self) -> Result<Vec<PackageInfo>> {
-        let discarded = self.working_dir.recover()?;
-        for folder in discarded {
-            tracing::info!(folder = %folder, "discarded an incomplete stage left by an interrupted run");
-        }
+        self.recover()?;
 
         if !self.working_dir.has_pending_packages()? {
             return Ok(Vec::new());
@@ -197,6 +196,37 @@ impl Pipeline {
     fn normalize_and_load(&mut self) -> Result<Vec<PackageInfo>> {
         self.normalize()?;
         self.load()
+    }
+
+    /// Restores the state and schemas from the destination when its stored
+    /// state is newer than the local one; see [`SyncOutcome`].
+    pub fn sync(&mut self) -> Result<SyncOutcome> {
+        sync_step::sync_from_destination(self).map_err(|error| error.in_step(Step::Sync, &self.name))
+    }
+
+    /// Deletes the local working directory (state, schemas, packages) and
+    /// creates it empty. Refuses while packages are pending, so that no
+    /// extracted or normalized data is ever dropped.
+    pub fn wipe_working_dir(&mut self) -> Result<()> {
+        if self.working_dir.has_pending_packages()? {
+            return Err(Error::config(format!(
+                "pipeline `{}` has pending packages in `{}`; load them first (run the pipeline without run_from_clean_folder) so no data is lost",
+                self.name,
+                self.working_dir.root().display()
+            )));
+        }
+        let root = self.working_dir.root().to_path_buf();
+        std::fs::remove_dir_all(&root).map_err(|e| Error::io("remove folder", &root, e))?;
+        self.working_dir = WorkingDir::open(root)?;
+        Ok(())
+    }
+
+    /// Discards scratch folders left by an interrupted run; see [`WorkingDir::recover`].
+    pub fn recover(&mut self) -> Result<()> {
+        for folder in self.working_dir.recover()? {
+            tracing::info!(folder = %folder, "discarded an incomplete stage left by an interrupted run");
+        }
+        Ok(())
     }
 
     /// Normalizes every extracted package.
@@ -221,6 +251,10 @@ impl Pipeline {
     /// when the source produced nothing and the state did not change.
     pub fn extract(&mut self, source: Source) -> Result<Option<String>> {
         extract_step::extract_source(self, source).map_err(|error| error.in_step(Step::Extract, &self.name))
+    }
+
+    pub(crate) fn load_info_since(&self, packages: Vec<PackageInfo>, pending_packages: usize, started: Instant) -> LoadInfo {
+        self.load_info(packages, pending_packages, started)
     }
 
     fn load_info(&self, packages: Vec<PackageInfo>, pending_packages: usize, started: Instant) -> LoadInfo {

@@ -13,11 +13,13 @@
 
 mod destination;
 mod error;
+mod retry;
 mod search;
 mod source;
 
 pub use destination::{DestinationLibrary, load_destination_library};
 pub use error::PluginLoadError;
+pub use retry::open_retry_policy_plugin;
 pub use search::{PLUGIN_DIR_ENV, PluginKind, PluginSearch, library_file_name};
 pub use source::open_source_plugin;
 

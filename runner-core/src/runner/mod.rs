@@ -1,0 +1,341 @@
+//! The production runner: a pipeline run with retries, pending data first,
+//! and optional clean-folder runs.
+//!
+//! * Packages left pending by an earlier run are loaded first, under the
+//!   same retry policy, and then the new data runs. Both results are
+//!   reported; pending data is never dropped.
+//! * A failed attempt is retried when the policy allows it, the error is not
+//!   terminal (configuration or terminal category anywhere in its cause
+//!   chain), and the failing step is in `retry_pipeline_steps`. Errors
+//!   outside any step count as `sync` failures.
+//! * A retry after a load failure loads the same normalized package again
+//!   (same load id) without reading the source; a retry after an extract
+//!   failure reads the source again.
+//! * `run_from_clean_folder` loads pending packages, deletes the working
+//!   directory, and restores state and schemas from the destination before
+//!   extracting, so incremental cursors continue where the destination is.
+//!
+//! Pipeline work blocks, so each attempt runs on tokio's blocking pool.
+
+pub mod clock;
+pub mod policy;
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use plugin_sdk::RetryPolicy;
+
+pub use clock::{Clock, RecordingClock, TokioClock};
+pub use policy::{StopReason, Verdict, decide};
+
+use crate::config::{RunConfig, TraceTarget};
+use crate::error::Step;
+use crate::extract::Source;
+use crate::pipeline::{LoadInfo, Pipeline};
+use crate::plugins::PluginSearch;
+use crate::{Error, Result};
+
+/// Settings of a runner; the `run_config` of `dlt.yml`.
+pub struct RunnerOptions {
+    /// Where traces are stored after each attempt.
+    ///
+    /// TODO: trace storage is not implemented; any value but `Off` is
+    /// reported with a warning and otherwise ignored.
+    pub store_trace_info: TraceTarget,
+    pub run_from_clean_folder: bool,
+    pub retry_policy: Box<dyn RetryPolicy>,
+    /// Steps whose failures may be retried; `load` by default.
+    pub retry_pipeline_steps: Vec<Step>,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        RunnerOptions {
+            store_trace_info: TraceTarget::Off,
+            run_from_clean_folder: false,
+            retry_policy: Box::new(retry_policies::NoRetry),
+            retry_pipeline_steps: vec![Step::Load],
+        }
+    }
+}
+
+impl RunnerOptions {
+    /// Builds the options of a `run_config`; custom retry policy types are
+    /// loaded from plugin libraries found by `search`.
+    pub fn from_run_config(config: &RunConfig, search: &PluginSearch) -> Result<Self> {
+        Ok(RunnerOptions {
+            store_trace_info: config.store_trace_info.clone(),
+            run_from_clean_folder: config.run_from_clean_folder,
+            retry_policy: policy::policy_from_config(&config.retry_policy, search)?,
+            retry_pipeline_steps: config.retry_pipeline_steps.clone(),
+        })
+    }
+
+    pub fn with_retry_policy(mut self, policy: Box<dyn RetryPolicy>) -> Self {
+        self.retry_policy = policy;
+        self
+    }
+
+    pub fn with_retry_pipeline_steps(mut self, steps: impl IntoIterator<Item = Step>) -> Self {
+        self.retry_pipeline_steps = steps.into_iter().collect();
+        self
+    }
+
+    pub fn with_run_from_clean_folder(mut self, enabled: bool) -> Self {
+        self.run_from_clean_folder = enabled;
+        self
+    }
+}
+
+/// What a [`Runner::run`] loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// Packages left by earlier runs and loaded first; `None` when nothing was pending.
+    pub pending: Option<LoadInfo>,
+    /// The given data; `None` when it produced nothing to load.
+    pub run: Option<LoadInfo>,
+}
+
+/// Runs a pipeline with retries; see the module documentation.
+pub struct Runner {
+    pipeline: Arc<Mutex<Pipeline>>,
+    options: Arc<Mutex<RunnerOptions>>,
+    clock: Arc<dyn Clock>,
+}
+
+/// Progress of one `run` across attempts.
+struct RunProgress<F> {
+    make_source: F,
+    synced: bool,
+    extracted: bool,
+}
+
+impl Runner {
+    pub fn new(pipeline: Pipeline, options: RunnerOptions) -> Self {
+        if options.store_trace_info != TraceTarget::Off {
+            tracing::warn!(
+                pipeline = %pipeline.name(),
+                "store_trace_info is not implemented yet; no trace is stored"
+            );
+        }
+        Runner {
+            pipeline: Arc::new(Mutex::new(pipeline)),
+            options: Arc::new(Mutex::new(options)),
+            clock: Arc::new(TokioClock),
+        }
+    }
+
+    /// Replaces the clock that waits between attempts.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Returns the pipeline once the runner is done with it.
+    pub fn into_pipeline(self) -> Pipeline {
+        match Arc::try_unwrap(self.pipeline) {
+            Ok(pipeline) => pipeline.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()),
+            Err(_) => unreachable!("attempts hold the pipeline only while they run"),
+        }
+    }
+
+    /// Runs `f` on the pipeline on tokio's blocking pool.
+    pub async fn with_pipeline<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Pipeline) -> Result<T> + Send + 'static,
+    {
+        let pipeline = Arc::clone(&self.pipeline);
+        tokio::task::spawn_blocking(move || {
+            let mut pipeline = pipeline
+                .lock()
+                .map_err(|_| Error::Internal("the pipeline lock was poisoned by a panic".to_owned()))?;
+            f(&mut pipeline)
+        })
+        .await
+        .map_err(|error| Error::Internal(format!("pipeline task failed: {error}")))?
+    }
+
+    /// Loads pending packages, then runs the source that `make_source`
+    /// creates. `make_source` is called again only when extraction has to
+    /// be retried.
+    pub async fn run<F>(&mut self, make_source: F) -> Result<RunOutcome>
+    where
+        F: FnMut() -> Result<Source> + Send + 'static,
+    {
+        let name = self.with_pipeline(|pipeline| Ok(pipeline.name().to_owned())).await?;
+        let span = tracing::info_span!("runner", pipeline = %name);
+        let _entered = span.enter();
+        let clean_folder = self.options_lock()?.run_from_clean_folder;
+
+        let has_pending = self.with_pipeline(|pipeline| {
+            pipeline.recover()?;
+            pipeline.has_pending_data()
+        });
+        let pending = if has_pending.await? {
+            tracing::info!("pending data found; loading it before the new data");
+            Some(self.finalize_pending().await?)
+        } else {
+            None
+        };
+
+        if clean_folder {
+            tracing::info!("running from a clean folder: deleting the working directory");
+            self.with_pipeline(|pipeline| pipeline.wipe_working_dir()).await?;
+        }
+
+        let progress = Arc::new(Mutex::new(RunProgress {
+            make_source,
+            synced: false,
+            extracted: false,
+        }));
+        let run = self
+            .attempts("run", move |pipeline| {
+                let mut progress = progress
+                    .lock()
+                    .map_err(|_| Error::Internal("run state lock poisoned".to_owned()))?;
+                run_attempt(pipeline, &mut progress)
+            })
+            .await?;
+
+        Ok(RunOutcome {
+            pending,
+            run: run.filter(|info| !info.is_empty()),
+        })
+    }
+
+    /// Loads the packages left pending by earlier runs; `None` when nothing
+    /// was pending. Refused with `run_from_clean_folder`, which would delete
+    /// what it is meant to finish.
+    pub async fn finalize(&mut self) -> Result<Option<LoadInfo>> {
+        if self.options_lock()?.run_from_clean_folder {
+            return Err(Error::config(
+                "finalize cannot be combined with run_from_clean_folder: a clean-folder run deletes the working directory that holds the pending data; turn run_from_clean_folder off to finalize",
+            ));
+        }
+
+        let has_pending = self.with_pipeline(|pipeline| {
+            pipeline.recover()?;
+            pipeline.has_pending_data()
+        });
+        if !has_pending.await? {
+            tracing::info!("nothing to finalize: no pending packages");
+            return Ok(None);
+        }
+        self.finalize_pending().await.map(Some)
+    }
+
+    async fn finalize_pending(&mut self) -> Result<LoadInfo> {
+        let info = self.attempts("finalize pending data", |pipeline| pipeline.finalize()).await?;
+        info.ok_or_else(|| Error::Internal("finalize returned no load info".to_owned()))
+    }
+
+    fn options_lock(&self) -> Result<std::sync::MutexGuard<'_, RunnerOptions>> {
+        self.options
+            .lock()
+            .map_err(|_| Error::Internal("runner options lock poisoned".to_owned()))
+    }
+
+    /// Runs `attempt` until it succeeds or the policy says stop.
+    async fn attempts<F, T>(&mut self, description: &'static str, attempt: F) -> Result<Option<T>>
+    where
+        F: Fn(&mut Pipeline) -> Result<T> + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let attempt = Arc::new(attempt);
+        let mut number: u32 = 1;
+        loop {
+            let span = tracing::info_span!("attempt", attempt = number, description);
+            let started = Instant::now();
+            let body = Arc::clone(&attempt);
+            let result = {
+                let _entered = span.enter();
+                self.with_pipeline(move |pipeline| body(pipeline)).await
+            };
+
+            let error = match result {
+                Ok(value) => {
+                    tracing::info!(attempt = number, seconds = started.elapsed().as_secs_f64(), "{description} succeeded");
+                    return Ok(Some(value));
+                }
+                Err(error) => error,
+            };
+
+            let step = error.step().unwrap_or(policy::STEP_OF_UNATTRIBUTED_ERRORS);
+            let category = error.category();
+            tracing::warn!(attempt = number, step = %step, category = %category, error = %error, "{description} attempt failed");
+
+            let verdict = {
+                let mut options = self.options_lock()?;
+                let steps = options.retry_pipeline_steps.clone();
+                decide(&error, number, &steps, options.retry_policy.as_mut())
+            };
+            match verdict {
+                Verdict::RetryAfter(wait) => {
+                    tracing::info!(attempt = number, wait_seconds = wait.as_secs_f64(), "waiting before the next attempt");
+                    self.clock.sleep(wait).await;
+                    number += 1;
+                }
+                Verdict::Stop(reason) => {
+                    match reason {
+                        StopReason::Terminal => {
+                            tracing::error!(attempt = number, category = %category, "{description} failed with an error that retrying cannot fix")
+                        }
+                        StopReason::StepNotRetried(step) => {
+                            tracing::error!(attempt = number, step = %step, "{description} failed in a step that is not in retry_pipeline_steps")
+                        }
+                        StopReason::Exhausted => {
+                            tracing::error!(attempts = number, "{description} failed; no attempts left")
+                        }
+                    }
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    /// Blocking form of [`Runner::run`], for programs without an async runtime.
+    pub fn run_blocking<F>(&mut self, make_source: F) -> Result<RunOutcome>
+    where
+        F: FnMut() -> Result<Source> + Send + 'static,
+    {
+        blocking_runtime()?.block_on(self.run(make_source))
+    }
+
+    /// Blocking form of [`Runner::finalize`].
+    pub fn finalize_blocking(&mut self) -> Result<Option<LoadInfo>> {
+        blocking_runtime()?.block_on(self.finalize())
+    }
+}
+
+fn blocking_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Error::Internal(format!("cannot start a tokio runtime: {error}")))
+}
+
+/// One attempt of a run: restore from the destination once, extract once
+/// (again only if extraction failed), then normalize and load whatever is pending.
+fn run_attempt<F>(pipeline: &mut Pipeline, progress: &mut RunProgress<F>) -> Result<LoadInfo>
+where
+    F: FnMut() -> Result<Source>,
+{
+    let started = Instant::now();
+    pipeline.recover()?;
+
+    if !progress.synced {
+        pipeline.sync()?;
+        progress.synced = true;
+    }
+
+    if !progress.extracted {
+        let source = (progress.make_source)().map_err(|error| error.in_step(Step::Extract, pipeline.name()))?;
+        pipeline.extract(source)?;
+        progress.extracted = true;
+    }
+
+    pipeline.normalize()?;
+    let packages = pipeline.load()?;
+    Ok(pipeline.load_info_since(packages, 0, started))
+}
