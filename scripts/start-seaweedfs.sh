@@ -151,12 +151,7 @@ JSON
     if [[ -n "$watch_pid" ]]; then
         # The watcher is detached from stdout so that `$(...)` callers do not
         # wait for it.
-        nohup bash -c '
-            while kill -0 "$1" 2>/dev/null; do sleep 1; done
-            kill "$2" 2>/dev/null
-            sleep 2
-            rm -rf "$3"
-        ' seaweedfs-watcher "$watch_pid" "$pid" "$dir" >/dev/null 2>&1 </dev/null &
+        nohup bash "$0" stop-after "$watch_pid" "$dir/weed.pid" >/dev/null 2>&1 </dev/null &
     fi
 
     echo "DLT_TEST_S3_ENDPOINT=http://127.0.0.1:$s3_port"
@@ -174,18 +169,35 @@ stop() {
     fi
     local pid
     pid="$(cat "$pid_file")"
+
+    # `weed mini` 4.48 does not always exit on SIGTERM, so SIGKILL follows
+    # after 10 seconds.
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 20); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.5
     done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+
     rm -rf "$(dirname "$pid_file")"
     log "stopped SeaweedFS (PID $pid)"
+}
+
+# Waits until process WATCH_PID has exited, then stops the server.
+stop_after() {
+    local watch_pid="$1" pid_file="$2"
+    while kill -0 "$watch_pid" 2>/dev/null; do
+        sleep 1
+    done
+    stop "$pid_file"
 }
 
 case "${1:-start}" in
 start) shift || true; start "$@" ;;
 stop) shift; stop "$@" ;;
+stop-after) shift; stop_after "$@" ;;
 *)
     echo "usage: $0 start [--watch-pid PID] | stop [PID_FILE]" >&2
     exit 2

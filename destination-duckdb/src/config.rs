@@ -57,8 +57,13 @@ impl DuckDbConfig {
             .find(|key| !ACCEPTED_KEYS.contains(&key.as_str()))
         {
             return Err(PluginError::config(format!(
-                "unknown key `{unknown}` in the duckdb destination configuration. Accepted keys are {}",
-                ACCEPTED_KEYS.join(", ")
+                "unknown key `{unknown}` in the duckdb destination configuration; accepted keys are {}",
+                ACCEPTED_KEYS
+                    .iter()
+                    .filter(|key| !key.starts_with('_'))
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
 

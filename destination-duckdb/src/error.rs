@@ -71,6 +71,15 @@ pub(crate) fn open_error(error: &duckdb::Error, database: &Path) -> PluginError 
         ))
         .with_cause(message);
     }
+    // A file that is not a DuckDB database (or one written by a newer
+    // DuckDB) fails on every attempt: that is a setting to fix.
+    if message.contains("not a valid DuckDB database file") || message.contains("database file with version") {
+        return PluginError::config(format!(
+            "{} is not a DuckDB database this build can open; point `credentials` at a DuckDB 1.5 database file or a new path",
+            database.display()
+        ))
+        .with_cause(message);
+    }
     PluginError::new(
         category_of(error),
         format!("failed to open DuckDB database {}", database.display()),

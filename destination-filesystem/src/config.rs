@@ -1,7 +1,7 @@
 //! Parsing of the destination configuration: bucket URL, credentials, file
 //! layout and format.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use plugin_sdk::PluginError;
 use plugin_sdk::protocol::RunnerContext;
@@ -211,7 +211,7 @@ fn parse_location(bucket_url: &str, runner: Option<&RunnerContext>) -> Result<Bu
                      file:///data/lake; write a relative folder without file://"
                 )));
             }
-            return Ok(BucketLocation::Local(path.to_path_buf()));
+            return Ok(BucketLocation::Local(resolve_local(path, None)));
         }
         "memory" => {
             return Ok(BucketLocation::Memory {
@@ -244,16 +244,32 @@ fn parse_location(bucket_url: &str, runner: Option<&RunnerContext>) -> Result<Bu
     })
 }
 
+/// Returns `path` as an absolute path without `.` and `..` components, which
+/// object store paths cannot express. A relative path resolves against the
+/// project folder, and a relative project folder against the current
+/// directory.
 fn resolve_local(path: &Path, runner: Option<&RunnerContext>) -> PathBuf {
-    if path.is_absolute() {
-        return path.to_path_buf();
-    }
-    match runner {
+    let mut absolute = match runner {
         Some(runner) if !runner.project_dir.is_empty() => Path::new(&runner.project_dir).join(path),
-        _ => std::env::current_dir()
-            .map(|current| current.join(path))
-            .unwrap_or_else(|_| path.to_path_buf()),
+        _ => path.to_path_buf(),
+    };
+    if absolute.is_relative() {
+        if let Ok(current) = std::env::current_dir() {
+            absolute = current.join(absolute);
+        }
     }
+
+    let mut normalized = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normalized.pop();
+            }
+            other => normalized.push(other),
+        }
+    }
+    normalized
 }
 
 fn parse_max_state_files(value: Option<&Value>) -> Result<usize, PluginError> {
@@ -314,6 +330,13 @@ mod tests {
     #[test]
     fn relative_path_resolves_against_project() {
         let parsed = location(json!({"type": "filesystem", "bucket_url": "lake", "_runner": runner()}));
+        assert_eq!(parsed, BucketLocation::Local(PathBuf::from("/project/lake")));
+    }
+
+    #[test]
+    fn dot_segments_removed() {
+        let runner = json!({"pipeline_name": "p", "project_dir": "/project/./sub", "working_dir": "/w"});
+        let parsed = location(json!({"bucket_url": "../lake", "_runner": runner}));
         assert_eq!(parsed, BucketLocation::Local(PathBuf::from("/project/lake")));
     }
 

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use runner_core::error::ErrorCategory;
 
-/// The command line or the project configuration is invalid, or a plugin is
-/// missing; nothing was run.
+/// The command line, the project configuration or a destination setting is
+/// invalid, or a plugin is missing.
 pub const CONFIG_ERROR: u8 = 2;
 /// The run failed with an error that may go away (network, locks); pending
 /// data stays in the working directory for the next run.
@@ -17,9 +17,11 @@ pub const TERMINAL_ERROR: u8 = 4;
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success
-  2  configuration error: invalid dlt.yml or arguments, missing plugin; nothing ran
-  3  run failed: an error that may pass (network, lock); pending data is kept for the next run
-  4  terminal error: the same input will fail again (rejected data, schema conflict); fix the cause first";
+  2  configuration error: invalid dlt.yml, arguments or destination settings, or a missing plugin
+  3  run failed after its retries with an error that may pass (network, lock); run again to finish
+  4  terminal error: the same input fails again (rejected data, schema conflict)
+Data extracted before a failure stays pending and is loaded first by the next run;
+`dlt pipeline <name> drop-pending-packages` discards it instead.";
 
 /// Prints the error with its causes and a hint, and returns the exit code.
 pub fn report(error: &anyhow::Error) -> ExitCode {
@@ -40,10 +42,13 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
     }
 
     let (code, hint) = match category {
-        Some(ErrorCategory::Config) => (CONFIG_ERROR, "fix the configuration named above and run again"),
+        Some(ErrorCategory::Config) => (
+            CONFIG_ERROR,
+            "fix the configuration named above and run again; data extracted before the error is loaded first",
+        ),
         Some(ErrorCategory::Terminal) => (
             TERMINAL_ERROR,
-            "this will fail again with the same input; fix the data or destination named above",
+            "this fails again with the same input: fix the data or destination named above; if the failing data is already extracted, discard it with `dlt pipeline <name> drop-pending-packages`",
         ),
         Some(ErrorCategory::Transient) => (
             RUN_FAILED,

@@ -55,6 +55,11 @@ enum PipelineAction {
     /// Delete the local working directory and restore the pipeline's state
     /// and schemas from its destination. Refused while packages are pending.
     Sync(run::SyncArgs),
+
+    /// Delete the packages that earlier runs left unloaded (for example after
+    /// a terminal error) and rewind the local state to before them. Loaded
+    /// data is not touched.
+    DropPendingPackages(run::DropPendingArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +70,7 @@ fn main() -> ExitCode {
         Command::Pipeline { name, action } => match action {
             PipelineAction::Run(args) => run::run(cli.project.as_deref(), name, args, cli.quiet),
             PipelineAction::Sync(args) => run::sync(cli.project.as_deref(), name, args, cli.quiet),
+            PipelineAction::DropPendingPackages(args) => run::drop_pending(cli.project.as_deref(), name, args, cli.quiet),
         },
     };
 

@@ -93,3 +93,32 @@ pub fn sync(project: Option<&Path>, name: &str, args: &SyncArgs, quiet: bool) ->
     }
     Ok(())
 }
+
+#[derive(Debug, Args)]
+pub struct DropPendingArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+pub fn drop_pending(project: Option<&Path>, name: &str, args: &DropPendingArgs, quiet: bool) -> anyhow::Result<()> {
+    let options = OpenOptions {
+        pipelines_dir: args.common.pipelines_dir.clone(),
+        ..OpenOptions::default()
+    };
+    let opened = open_pipeline(&project_dir(project)?, name, &options)?;
+    let mut pipeline = opened.pipeline;
+
+    let dropped = pipeline.drop_pending_packages()?;
+    if !quiet {
+        if dropped.is_empty() {
+            println!("Pipeline {name}: no pending packages");
+        } else {
+            println!(
+                "Pipeline {name}: dropped {} pending package(s): {}; the local state was rewound to before them",
+                dropped.len(),
+                dropped.join(", ")
+            );
+        }
+    }
+    Ok(())
+}

@@ -106,6 +106,14 @@ pub enum Error {
         message: String,
     },
 
+    /// Another process runs the same pipeline.
+    #[error("pipeline `{pipeline}` is already running{}: lock `{}` is held; wait for that run to finish", holder_pid.map(|pid| format!(" in process {pid}")).unwrap_or_default(), path.display())]
+    Locked {
+        pipeline: String,
+        path: PathBuf,
+        holder_pid: Option<u32>,
+    },
+
     /// A resource failed while producing its items.
     #[error("resource `{resource}` failed: {source}")]
     Resource {
@@ -182,6 +190,7 @@ impl Error {
             Error::Destination { source, .. } | Error::DestinationCall { source, .. } => source.category,
             Error::Source { error, .. } => error.category,
             Error::Arrow { .. } => ErrorCategory::Terminal,
+            Error::Locked { .. } => ErrorCategory::Transient,
             Error::Resource { source, .. } => {
                 if source.is::<TerminalError>() {
                     ErrorCategory::Terminal

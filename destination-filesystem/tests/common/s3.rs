@@ -86,7 +86,7 @@ fn start_seaweedfs() -> S3Server {
     }
 }
 
-/// Waits until the bucket answers a listing; `weed mini` creates it shortly
+/// Waits until a listing of the bucket succeeds, because `weed mini` creates it shortly
 /// after its S3 port opens.
 fn wait_for_bucket(server: &S3Server) {
     let started = Instant::now();

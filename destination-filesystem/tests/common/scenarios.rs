@@ -39,7 +39,7 @@ fn load_users_and_state(destination: &mut dyn Destination, dir: &Path, load_id: 
     assert!(report.applied, "package {load_id} must be applied");
 }
 
-/// File names and `_dlt_*` contents follow dlt's filesystem layout.
+/// Checks that file names and `_dlt_*` contents follow dlt's filesystem layout.
 pub fn layout_matches_dlt(destination: &mut dyn Destination, view: &dyn BucketView, dir: &Path) {
     load_users_and_state(destination, dir, LOAD_1, 1);
     let files = view.files();
@@ -82,7 +82,7 @@ pub fn layout_matches_dlt(destination: &mut dyn Destination, view: &dyn BucketVi
     assert_eq!(version["schema"], serde_json::Value::String(schema(1, HASH_1).schema_json));
 }
 
-/// `replace` leaves only the new files of the root and its nested table.
+/// Checks that `replace` leaves only the new files of the root and its nested table.
 pub fn replace_keeps_only_new(destination: &mut dyn Destination, view: &dyn BucketView, dir: &Path) {
     let tables = || vec![table("users", "replace", None), table("users__tags", "replace", Some("users"))];
     for (load_id, suffix) in [(LOAD_1, "01"), (LOAD_2, "02")] {
@@ -105,7 +105,7 @@ pub fn replace_keeps_only_new(destination: &mut dyn Destination, view: &dyn Buck
     assert_eq!(tags, [format!("ds/users__tags/{LOAD_2}.dddddddd02.parquet")]);
 }
 
-/// A package whose `_dlt_loads` file exists is not written again.
+/// Checks that a package whose `_dlt_loads` file exists is not written again.
 pub fn committed_package_skipped(destination: &mut dyn Destination, view: &dyn BucketView, dir: &Path) {
     let users = users_file(dir, "eeeeeeeeee", LOAD_1, &[1]);
     let package = request(LOAD_1, vec![table("users", "append", None)], &[], vec![job("users", &users, 1)]);
@@ -118,7 +118,7 @@ pub fn committed_package_skipped(destination: &mut dyn Destination, view: &dyn B
     assert_eq!(view.files(), before);
 }
 
-/// A retry after a failed attempt overwrites that attempt's data files.
+/// Checks that a retry after a failed attempt overwrites that attempt's data files.
 pub fn retry_overwrites_files(destination: &mut dyn Destination, view: &dyn BucketView, dir: &Path) {
     let users = users_file(dir, "ffffffffff", LOAD_1, &[1, 2]);
     let broken_state = dir.join("_dlt_pipeline_state.0000000000.0.parquet");
@@ -150,7 +150,7 @@ pub fn retry_overwrites_files(destination: &mut dyn Destination, view: &dyn Buck
     assert!(destination.is_load_committed(&status).expect("status"), "retry must commit");
 }
 
-/// Only state files of committed loads count, and broken ones are skipped.
+/// Checks that only state files of committed loads count and broken ones are skipped.
 pub fn state_requires_committed_load(destination: &mut dyn Destination, view: &dyn BucketView, dir: &Path) {
     load_users_and_state(destination, dir, LOAD_1, 1);
     load_users_and_state(destination, dir, LOAD_2, 2);
@@ -175,7 +175,7 @@ pub fn state_requires_committed_load(destination: &mut dyn Destination, view: &d
     assert_eq!(state.created_at, "2024-01-02T03:04:05.123456+00:00");
 }
 
-/// The newest schema version with a committed load is returned.
+/// Checks that the newest schema version with a committed load is returned.
 pub fn schema_requires_committed_load(destination: &mut dyn Destination, view: &dyn BucketView, dir: &Path) {
     load_users_and_state(destination, dir, LOAD_1, 1);
     let forged = r#"{"version_hash":"x","schema_name":"shop","version":7,"engine_version":11,"inserted_at":"2024-01-01T00:00:00+00:00","schema":"{}"}"#;
@@ -194,7 +194,7 @@ pub fn schema_requires_committed_load(destination: &mut dyn Destination, view: &
     assert_eq!(stored.schema_json, schema(1, HASH_1).schema_json);
 }
 
-/// An empty bucket has no state, no schema and no committed loads.
+/// Checks that an empty bucket has no state, no schema and no committed loads.
 pub fn empty_bucket_has_nothing(destination: &mut dyn Destination) {
     let state = destination
         .fetch_state(&StateRequest {

@@ -115,6 +115,11 @@ impl FilesReader {
         let has_wildcards = pattern.contains(['*', '?', '[']);
 
         if !has_wildcards {
+            if self.pattern.is_dir() {
+                return Err(Error::config(format!(
+                    "input path `{pattern}` is a folder; set `path` to a file or a glob such as `{pattern}/*.json`"
+                )));
+            }
             if !self.pattern.is_file() {
                 return Err(Error::config(format!(
                     "input file `{pattern}` not found; check the `path` of the source (relative paths start at the project folder)"
@@ -312,6 +317,14 @@ fn read_csv(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
         .headers()
         .map_err(|e| invalid_data(path, Some(1), e.to_string()))?
         .clone();
+    let mut seen = std::collections::HashSet::new();
+    if let Some(duplicate) = headers.iter().find(|name| !seen.insert(*name)) {
+        return Err(invalid_data(
+            path,
+            Some(1),
+            format!("the header names column `{duplicate}` twice; give every column a distinct name"),
+        ));
+    }
 
     let mut record = csv::StringRecord::new();
     loop {

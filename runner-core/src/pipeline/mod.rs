@@ -18,7 +18,7 @@ pub use sync_step::SyncOutcome;
 use crate::destination::DestinationHandle;
 use crate::error::Step;
 use crate::extract::Source;
-use crate::storage::{PackageStage, WorkingDir};
+use crate::storage::{PackageStage, PipelineLock, WorkingDir};
 use crate::{Error, Result, naming};
 
 /// Environment variable that moves dlt's data folder (and so every working
@@ -94,6 +94,7 @@ pub struct Pipeline {
     name: String,
     dataset_name: String,
     working_dir: WorkingDir,
+    _lock: PipelineLock,
     destination: DestinationHandle,
     options: PipelineOptions,
     progress: Arc<Progress>,
@@ -116,12 +117,14 @@ impl Pipeline {
         if dataset_name != raw_dataset {
             tracing::warn!(dataset = %raw_dataset, normalized = %dataset_name, "dataset name normalized by the naming convention");
         }
+        let lock = PipelineLock::acquire(&pipelines_dir.join(format!("{}.lock", options.pipeline_name)), &options.pipeline_name)?;
         let working_dir = WorkingDir::open(pipelines_dir.join(&options.pipeline_name))?;
 
         Ok(Pipeline {
             name: options.pipeline_name.clone(),
             dataset_name,
             working_dir,
+            _lock: lock,
             destination,
             options,
             progress: Arc::new(Progress::default()),
@@ -219,6 +222,39 @@ impl Pipeline {
         std::fs::remove_dir_all(&root).map_err(|e| Error::io("remove folder", &root, e))?;
         self.working_dir = WorkingDir::open(root)?;
         Ok(())
+    }
+
+    /// Deletes every pending (extracted or normalized) package and rewinds
+    /// the local state to what it was before the oldest of them was
+    /// extracted, so incremental cursors do not skip the dropped rows.
+    /// Returns the dropped load ids. Data in the destination is untouched.
+    pub fn drop_pending_packages(&mut self) -> Result<Vec<String>> {
+        self.recover()?;
+        let mut packages = self.working_dir.packages(PackageStage::Extracted)?;
+        packages.extend(self.working_dir.packages(PackageStage::Normalized)?);
+        packages.sort_by(|a, b| a.load_id().cmp(b.load_id()));
+
+        // Extraction snapshots `state.json` into `.restore` when one exists;
+        // no snapshot means the oldest package was extracted with no state.
+        if let Some(oldest) = packages.first() {
+            let snapshot = oldest.path().join(".restore").join("state.json");
+            let state_path = self.working_dir.state_path();
+            if snapshot.exists() {
+                let text = std::fs::read(&snapshot).map_err(|e| Error::io("read", &snapshot, e))?;
+                crate::storage::write_atomic(&state_path, &text)?;
+            } else if state_path.exists() {
+                std::fs::remove_file(&state_path).map_err(|e| Error::io("remove", &state_path, e))?;
+            }
+        }
+
+        let mut dropped = Vec::with_capacity(packages.len());
+        for package in packages {
+            let load_id = package.load_id().to_owned();
+            package.remove()?;
+            tracing::warn!(load_id = %load_id, "dropped pending package");
+            dropped.push(load_id);
+        }
+        Ok(dropped)
     }
 
     /// Discards scratch folders left by an interrupted run; see [`WorkingDir::recover`].

@@ -21,10 +21,12 @@
 
 mod atomic;
 mod job_file;
+mod lock;
 mod package;
 mod working_dir;
 
 pub use atomic::write_atomic;
 pub use job_file::JobFileName;
+pub use lock::PipelineLock;
 pub use package::{JobState, LoadPackage, PackageStage};
 pub use working_dir::WorkingDir;
