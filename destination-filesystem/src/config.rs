@@ -253,10 +253,10 @@ fn resolve_local(path: &Path, runner: Option<&RunnerContext>) -> PathBuf {
         Some(runner) if !runner.project_dir.is_empty() => Path::new(&runner.project_dir).join(path),
         _ => path.to_path_buf(),
     };
-    if absolute.is_relative() {
-        if let Ok(current) = std::env::current_dir() {
-            absolute = current.join(absolute);
-        }
+    if absolute.is_relative()
+        && let Ok(current) = std::env::current_dir()
+    {
+        absolute = current.join(absolute);
     }
 
     let mut normalized = PathBuf::new();

@@ -30,7 +30,7 @@ impl RecordingClock {
         Self::default()
     }
 
-    /// The waits requested so far, in order.
+    /// Returns the waits requested so far, in order.
     pub fn waits(&self) -> Vec<Duration> {
         self.waits.lock().map(|waits| waits.clone()).unwrap_or_default()
     }

@@ -8,9 +8,9 @@
 //!   terminal (configuration or terminal category anywhere in its cause
 //!   chain), and the failing step is in `retry_pipeline_steps`. Errors
 //!   outside any step count as `sync` failures.
-//! * A retry after a load failure loads the same normalized package again
-//!   (same load id) without reading the source; a retry after an extract
-//!   failure reads the source again.
+//! * A retry after a load failure loads the same normalized package again,
+//!   with the same load id, and does not read the source. A retry after an
+//!   extract failure reads the source again.
 //! * `run_from_clean_folder` loads pending packages, deletes the working
 //!   directory, and restores state and schemas from the destination before
 //!   extracting, so incremental cursors continue where the destination is.
@@ -87,7 +87,7 @@ impl RunnerOptions {
     }
 }
 
-/// What a [`Runner::run`] loaded.
+/// The load results of a [`Runner::run`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOutcome {
     /// Packages left by earlier runs and loaded first; `None` when nothing was pending.
@@ -236,7 +236,7 @@ impl Runner {
             .map_err(|_| Error::Internal("runner options lock poisoned".to_owned()))
     }
 
-    /// Runs `attempt` until it succeeds or the policy says stop.
+    /// Runs `attempt` until it succeeds or the policy stops it.
     async fn attempts<F, T>(&mut self, description: &'static str, attempt: F) -> Result<Option<T>>
     where
         F: Fn(&mut Pipeline) -> Result<T> + Send + Sync + 'static,
@@ -315,8 +315,8 @@ fn blocking_runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|error| Error::Internal(format!("cannot start a tokio runtime: {error}")))
 }
 
-/// One attempt of a run: restore from the destination once, extract once
-/// (again only if extraction failed), then normalize and load whatever is pending.
+/// Runs one attempt: restores from the destination once, extracts once (again
+/// only after a failed extraction), then normalizes and loads what is pending.
 fn run_attempt<F>(pipeline: &mut Pipeline, progress: &mut RunProgress<F>) -> Result<LoadInfo>
 where
     F: FnMut() -> Result<Source>,

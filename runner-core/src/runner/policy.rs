@@ -1,4 +1,4 @@
-//! Which failures are retried, and building policies from `dlt.yml`.
+//! The retry decision for a failed attempt, and policies built from `dlt.yml`.
 
 use std::time::Duration;
 
@@ -10,13 +10,13 @@ use crate::error::Step;
 use crate::plugins::{PluginSearch, open_retry_policy_plugin};
 use crate::{Error, Result};
 
-/// The step an error is attributed to when it happened outside any step
-/// (opening the working directory, discarding scratch folders, reading the
-/// source definition): such failures are treated like `sync` failures, the
-/// preparation before extract, and retried only when `sync` is listed.
+/// The step given to errors that happen outside any step, such as opening
+/// the working directory or discarding scratch folders. They count as `sync`
+/// failures (the preparation before extract), so they are retried only when
+/// `sync` is listed.
 pub const STEP_OF_UNATTRIBUTED_ERRORS: Step = Step::Sync;
 
-/// Why the runner stopped after a failed attempt.
+/// The reason the runner stopped after a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
     /// The error is a configuration or terminal error; retrying cannot help.
@@ -27,7 +27,7 @@ pub enum StopReason {
     Exhausted,
 }
 
-/// What follows a failed attempt.
+/// The runner's next move after a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     RetryAfter(Duration),

@@ -11,7 +11,7 @@ use crate::{Error, Result};
 /// working directory so that a clean-folder run can delete the directory
 /// while keeping the lock. The operating system releases it when the
 /// process ends, however it ends, so a lock left by a dead process is taken
-/// over at once. The file holds the holder's process id for messages.
+/// over at once. The file contains the holder's process id for messages.
 #[derive(Debug)]
 pub struct PipelineLock {
     path: PathBuf,
