@@ -108,7 +108,11 @@ impl DestinationFactory for DuckDbDestinationFactory {
         DestinationCapabilities {
             preferred_loader_file_format: "parquet".to_string(),
             supported_loader_file_formats: vec!["parquet".to_string()],
-            supported_write_dispositions: vec!["append".to_string(), "replace".to_string()],
+            supported_write_dispositions: vec![
+                "append".to_string(),
+                "replace".to_string(),
+                "merge".to_string(),
+            ],
             max_identifier_length: None,
             atomic_packages: true,
         }

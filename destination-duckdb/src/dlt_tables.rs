@@ -19,6 +19,7 @@ fn column(name: &str, data_type: &str, nullable: bool) -> ColumnSpec {
         precision: None,
         scale: None,
         timezone: None,
+        ..ColumnSpec::default()
     }
 }
 
@@ -35,6 +36,7 @@ pub fn loads_table() -> TableSpec {
             column("inserted_at", "timestamp", false),
             column("schema_version_hash", "text", true),
         ],
+        ..TableSpec::default()
     }
 }
 
@@ -52,5 +54,6 @@ pub fn version_table() -> TableSpec {
             column("version_hash", "text", false),
             column("schema", "text", false),
         ],
+        ..TableSpec::default()
     }
 }

@@ -45,6 +45,7 @@ mod destination;
 mod dlt_tables;
 mod error;
 mod load;
+mod merge;
 mod restore;
 pub mod sql;
 

@@ -10,6 +10,7 @@ use plugin_sdk::protocol::{LoadReport, LoadRequest, TableSpec};
 use crate::connection::{execute, table_columns, table_exists, type_options};
 use crate::dlt_tables::{LOADS_TABLE, VERSION_TABLE, loads_table, version_table};
 use crate::error::database_error;
+use crate::merge::{self, MergePlan};
 use crate::restore::load_committed;
 use crate::sql::{self, TypeOptions, qualified_table, quote_identifier, validate_identifier};
 
@@ -18,9 +19,10 @@ const PARQUET: &str = "parquet";
 
 /// Applies a load package atomically.
 ///
-/// Schema migration, the `_dlt_version` row, truncation, every job and the
-/// `_dlt_loads` row run in one transaction. Any error rolls all of it back, so
-/// a failed `replace` keeps the table's old rows. A package whose load id is
+/// Schema migration, the `_dlt_version` row, truncation, every job, the
+/// merge of `merge` tables from their staging tables and the `_dlt_loads` row
+/// run in one transaction. Any error rolls all of it back, so a failed
+/// `replace` or `merge` keeps the table's old rows. A package whose load id is
 /// already in `_dlt_loads` is not applied again, and the report has
 /// `applied: false`.
 pub(crate) fn load_package(
@@ -28,6 +30,7 @@ pub(crate) fn load_package(
     request: &LoadRequest,
 ) -> Result<LoadReport, PluginError> {
     validate_request(request)?;
+    let merge_plan = MergePlan::build(request)?;
     let options = type_options(connection)?;
     let dataset = request.dataset_name.as_str();
     let load_id = request.load_id.as_str();
@@ -64,7 +67,10 @@ pub(crate) fn load_package(
     migrate_tables(&transaction, request, options)?;
     store_schema_version(&transaction, request)?;
     truncate_tables(&transaction, request)?;
-    let rows_per_table = run_jobs(&transaction, request)?;
+    merge::create_staging_tables(&transaction, request, &merge_plan, options)?;
+    let rows_per_table = run_jobs(&transaction, request, &merge_plan)?;
+    merge::merge_tables(&transaction, request, &merge_plan)?;
+    merge::drop_staging_tables(&transaction, request, &merge_plan)?;
     record_load(&transaction, request)?;
 
     transaction.commit().map_err(|error| {
@@ -258,15 +264,22 @@ fn truncate_tables(connection: &Connection, request: &LoadRequest) -> Result<(),
 }
 
 /// Inserts every job file and returns the inserted rows per table, in the
-/// order in which each table first appeared among the jobs.
+/// order in which each table first appeared among the jobs. Jobs of `merge`
+/// tables go into their staging tables.
 fn run_jobs(
     connection: &Connection,
     request: &LoadRequest,
+    merge_plan: &MergePlan<'_>,
 ) -> Result<Vec<(String, u64)>, PluginError> {
-    let dataset = request.dataset_name.as_str();
+    let staging = merge::staging_dataset(&request.dataset_name);
     let mut rows_per_table: Vec<(String, u64)> = Vec::new();
 
     for job in &request.jobs {
+        let dataset = if merge_plan.is_staged(&job.table_name) {
+            staging.as_str()
+        } else {
+            request.dataset_name.as_str()
+        };
         // BY NAME matches file columns to table columns by name, so a file may
         // hold a subset of the columns in any order.
         let statement = format!(

@@ -197,6 +197,7 @@ mod tests {
             precision: None,
             scale: None,
             timezone: None,
+            ..ColumnSpec::default()
         }
     }
 
@@ -327,6 +328,7 @@ mod tests {
                     ..column("text")
                 },
             ],
+            ..TableSpec::default()
         };
         let sql = create_table("in", &table, WITH_JSON).unwrap();
         assert_eq!(

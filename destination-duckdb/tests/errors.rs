@@ -177,7 +177,7 @@ fn factory_describes_plugin() {
     assert_eq!(capabilities.supported_loader_file_formats, ["parquet"]);
     assert_eq!(
         capabilities.supported_write_dispositions,
-        ["append", "replace"]
+        ["append", "replace", "merge"]
     );
     assert_eq!(capabilities.max_identifier_length, None);
     assert!(capabilities.atomic_packages);

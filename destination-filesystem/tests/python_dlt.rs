@@ -172,6 +172,7 @@ fn reference_request(reference: &Path, jobs_dir: &Path) -> LoadRequest {
             write_disposition: "append".to_owned(),
             parent: None,
             columns: Vec::new(),
+            ..TableSpec::default()
         });
     }
 

@@ -35,8 +35,8 @@ pub struct DestinationCapabilities {
     pub atomic_packages: bool,
 }
 
-/// The column hints a destination needs to create or migrate a table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The column hints a destination needs to create, migrate or merge a table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ColumnSpec {
     pub name: String,
     /// dlt data type: `text`, `double`, `bool`, `timestamp`, `bigint`,
@@ -50,13 +50,35 @@ pub struct ColumnSpec {
     /// `Some(false)` for timestamps stored without a time zone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<bool>,
+    /// Part of the primary key: `merge` replaces stored rows with the same key.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub primary_key: bool,
+    /// Part of the merge key: `merge` deletes stored rows with the same key
+    /// before it inserts the package's rows.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub merge_key: bool,
+    /// The root key of a nested table (`_dlt_root_id`): the `_dlt_id` of the
+    /// root row it belongs to.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub root_key: bool,
+    /// The row key (`_dlt_id`) that identifies a row.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub row_key: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// One table of the package's schema, with every column known so far.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableSpec {
     pub name: String,
     pub write_disposition: String,
+    /// Merge strategy of a `merge` root table: `delete-insert` (the default
+    /// when `None`) or `upsert`. Nested tables carry their root's strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_strategy: Option<String>,
     /// Parent table for nested (child) tables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,

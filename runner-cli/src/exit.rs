@@ -13,6 +13,9 @@ pub const RUN_FAILED: u8 = 3;
 /// The run failed with an error that will repeat with the same input or
 /// destination (a rejected value, a schema conflict).
 pub const TERMINAL_ERROR: u8 = 4;
+/// The data loaded and committed, but a trace could not be written or
+/// loaded by the trace pipeline. The trace files stay for the next run.
+pub const TRACES_NOT_STORED: u8 = 5;
 
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -20,6 +23,7 @@ Exit codes:
   2  configuration error: invalid dlt.yml, arguments or destination settings, or a missing plugin
   3  run failed after its retries with an error that may pass (network, lock); run again to finish
   4  terminal error: the same input fails again (rejected data, schema conflict)
+  5  the data loaded, but traces were not stored (store_trace_info); the trace files are kept and load with the next run
 Data extracted before a failure stays pending and is loaded first by the next run;
 `dlt pipeline <name> drop-pending-packages` discards it instead.";
 

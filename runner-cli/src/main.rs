@@ -4,6 +4,7 @@ mod exit;
 mod logging;
 mod progress;
 mod run;
+mod trace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +16,7 @@ use exit::EXIT_CODES_HELP;
 /// Runs the pipelines of a dlt.yml project: extract, normalize and load into
 /// a destination such as DuckDB.
 #[derive(Debug, Parser)]
-#[command(name = "dlt", version, about, after_long_help = EXIT_CODES_HELP)]
+#[command(name = "dlt", version, after_long_help = EXIT_CODES_HELP)]
 struct Cli {
     /// Project folder containing dlt.yml (or the dlt.yml file itself).
     /// Defaults to the current directory.
@@ -60,6 +61,10 @@ enum PipelineAction {
     /// a terminal error) and rewind the local state to before them. Loaded
     /// data is not touched.
     DropPendingPackages(run::DropPendingArgs),
+
+    /// Print the trace of the pipeline's last attempt: steps, timings, rows
+    /// loaded and the error chain of a failure.
+    Trace(trace::TraceArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,13 +74,16 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Pipeline { name, action } => match action {
             PipelineAction::Run(args) => run::run(cli.project.as_deref(), name, args, cli.quiet),
-            PipelineAction::Sync(args) => run::sync(cli.project.as_deref(), name, args, cli.quiet),
-            PipelineAction::DropPendingPackages(args) => run::drop_pending(cli.project.as_deref(), name, args, cli.quiet),
+            PipelineAction::Sync(args) => run::sync(cli.project.as_deref(), name, args, cli.quiet).map(|()| ExitCode::SUCCESS),
+            PipelineAction::DropPendingPackages(args) => {
+                run::drop_pending(cli.project.as_deref(), name, args, cli.quiet).map(|()| ExitCode::SUCCESS)
+            }
+            PipelineAction::Trace(args) => trace::print_last_trace(name, args).map(|()| ExitCode::SUCCESS),
         },
     };
 
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => exit::report(&error),
     }
 }

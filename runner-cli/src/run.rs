@@ -1,6 +1,7 @@
 //! `dlt pipeline <name> run` and `dlt pipeline <name> sync`.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
@@ -25,21 +26,23 @@ pub struct SyncArgs {
 }
 
 #[derive(Debug, Args)]
-struct CommonArgs {
+pub(crate) struct CommonArgs {
     /// Folder of pipeline working directories (default: $DLT_DATA_DIR/pipelines
     /// or ~/.dlt/pipelines).
     #[arg(long, value_name = "PATH")]
-    pipelines_dir: Option<PathBuf>,
+    pub(crate) pipelines_dir: Option<PathBuf>,
 }
 
-fn project_dir(project: Option<&Path>) -> anyhow::Result<PathBuf> {
+pub(crate) fn project_dir(project: Option<&Path>) -> anyhow::Result<PathBuf> {
     match project {
         Some(path) => Ok(path.to_path_buf()),
         None => std::env::current_dir().context("cannot read the current directory"),
     }
 }
 
-pub fn run(project: Option<&Path>, name: &str, args: &RunArgs, quiet: bool) -> anyhow::Result<()> {
+/// Returns success, or [`crate::exit::TRACES_NOT_STORED`] when the data
+/// loaded but a trace could not be written or loaded.
+pub fn run(project: Option<&Path>, name: &str, args: &RunArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let options = OpenOptions {
         pipelines_dir: args.common.pipelines_dir.clone(),
         ..OpenOptions::default()
@@ -65,7 +68,15 @@ pub fn run(project: Option<&Path>, name: &str, args: &RunArgs, quiet: bool) -> a
             None => println!("Pipeline {name}: no new data to load"),
         }
     }
-    Ok(())
+
+    if outcome.trace_warnings.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for warning in &outcome.trace_warnings {
+        eprintln!("warning: {warning}");
+    }
+    eprintln!("hint: the data above is loaded; the kept traces load with the next run that stores traces");
+    Ok(ExitCode::from(crate::exit::TRACES_NOT_STORED))
 }
 
 pub fn sync(project: Option<&Path>, name: &str, args: &SyncArgs, quiet: bool) -> anyhow::Result<()> {

@@ -180,7 +180,7 @@ impl Error {
     }
 
     /// The category of this error alone, without its causes.
-    fn own_category(&self) -> ErrorCategory {
+    pub(crate) fn own_category(&self) -> ErrorCategory {
         match self {
             Error::Config { .. } => ErrorCategory::Config,
             Error::Io { source, .. } => io_category(source),

@@ -31,6 +31,7 @@ pub mod runner;
 pub mod schema;
 pub mod state;
 pub mod storage;
+pub mod trace;
 pub mod typed_json;
 
 pub use error::{Error, Result};

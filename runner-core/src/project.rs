@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::config::{DestinationConfig, FilesSource, Project, ResolvedPipeline, SourceConfig};
+use crate::config::{DestinationConfig, FilesSource, Project, ResolvedPipeline, SourceConfig, TraceTarget};
 use crate::destination::DestinationHandle;
 use crate::extract::files::FilesReader;
 use crate::extract::{Resource, Source};
 use crate::pipeline::{default_pipelines_dir, validate_pipeline_name};
 use crate::plugins::{PluginKind, PluginSearch, load_destination_library, open_source_plugin};
 use crate::runner::{Runner, RunnerOptions};
+use crate::trace::{TRACE_PIPELINE_PREFIX, TraceSink, config_key_paths};
 use crate::{Error, Pipeline, PipelineOptions, Result};
 
 /// Settings that come from the command line or the embedding program rather
@@ -37,12 +38,18 @@ pub struct OpenedPipeline {
     /// The runner settings of the pipeline's `run_config`.
     pub runner_options: RunnerOptions,
     pub resolved: ResolvedPipeline,
+    /// The trace pipeline of `store_trace_info`; `None` when it is off.
+    pub trace_sink: Option<TraceSink>,
 }
 
 impl OpenedPipeline {
     /// Creates a runner for this pipeline with its `run_config`.
     pub fn into_runner(self) -> (Runner, SourceFactory) {
-        (Runner::new(self.pipeline, self.runner_options), self.source)
+        let mut runner = Runner::new(self.pipeline, self.runner_options);
+        if let Some(sink) = self.trace_sink {
+            runner = runner.with_trace_sink(sink);
+        }
+        (runner, self.source)
     }
 }
 
@@ -65,7 +72,9 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
 
     // Everything that can fail on configuration happens before the working
     // directory is created, so a bad project leaves no folder behind.
-    let runner_options = RunnerOptions::from_run_config(&resolved.run_config, &search)?;
+    let mut runner_options = RunnerOptions::from_run_config(&resolved.run_config, &search)?;
+    runner_options.resolved_config_keys = resolved_config_keys(&resolved);
+    let trace_sink = trace_sink(&project, &resolved, &search, &pipelines_dir)?;
     let mut source = source_factory(&resolved, &search, &working_dir);
     source()?;
     let destination = open_destination(&resolved, &search, &working_dir)?;
@@ -80,7 +89,46 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
         source,
         runner_options,
         resolved,
+        trace_sink,
     })
+}
+
+/// Returns the key paths of the pipeline's destination and source
+/// configuration, without values, for the trace.
+fn resolved_config_keys(resolved: &ResolvedPipeline) -> Vec<String> {
+    let mut keys = config_key_paths(&format!("destinations.{}", resolved.destination.name), &resolved.destination.config);
+    if let SourceConfig::Plugin { config, .. } = &resolved.source {
+        keys.extend(config_key_paths(&format!("sources.{}", resolved.source_name), config));
+    }
+    keys
+}
+
+/// Returns the trace pipeline of `store_trace_info`. The pipeline opens at
+/// each store, so a destination that is down only fails that store.
+fn trace_sink(project: &Project, resolved: &ResolvedPipeline, search: &PluginSearch, pipelines_dir: &Path) -> Result<Option<TraceSink>> {
+    let target = match &resolved.run_config.store_trace_info {
+        TraceTarget::Off => return Ok(None),
+        TraceTarget::SamePipeline => {
+            let mut target = resolved.clone();
+            target.name = format!("{TRACE_PIPELINE_PREFIX}{}", resolved.name);
+            target.dataset_name = format!("{TRACE_PIPELINE_PREFIX}{}", resolved.dataset_name);
+            target
+        }
+        TraceTarget::Pipeline(name) => project.resolve(name)?,
+    };
+    validate_pipeline_name(&target.name)?;
+
+    let search = search.clone();
+    let pipelines_dir = pipelines_dir.to_path_buf();
+    let open = move || {
+        let working_dir = pipelines_dir.join(&target.name);
+        let destination = open_destination(&target, &search, &working_dir)?;
+        let options = PipelineOptions::new(&target.name)
+            .with_pipelines_dir(pipelines_dir.clone())
+            .with_dataset_name(&target.dataset_name);
+        Pipeline::new(options, destination)
+    };
+    Ok(Some(TraceSink::with_factory(&resolved.name, Box::new(open))))
 }
 
 /// The `_runner` object added to every plugin's configuration.
@@ -137,7 +185,11 @@ fn files_source(resolved: &ResolvedPipeline, files: &FilesSource) -> Result<Sour
     let mut resource = Resource::from_producer(table_name.clone(), Box::new(reader))
         .with_table_name(table_name)
         .with_write_disposition(files.write_disposition)
-        .with_primary_key(files.primary_key.clone());
+        .with_primary_key(files.primary_key.clone())
+        .with_merge_key(files.merge_key.clone());
+    if let Some(strategy) = files.merge_strategy {
+        resource = resource.with_merge_strategy(strategy);
+    }
     if let Some(incremental) = &files.incremental {
         resource = resource.with_incremental(incremental.cursor_path.clone(), incremental.initial_value.clone());
     }

@@ -78,6 +78,7 @@ pub fn column(name: &str, data_type: &str, nullable: bool) -> ColumnSpec {
         precision: None,
         scale: None,
         timezone: None,
+        ..ColumnSpec::default()
     }
 }
 
@@ -92,6 +93,7 @@ pub fn table(name: &str, write_disposition: &str, columns: Vec<ColumnSpec>) -> T
         write_disposition: write_disposition.to_string(),
         parent: None,
         columns,
+        ..TableSpec::default()
     }
 }
 

@@ -90,6 +90,7 @@ pub fn column(name: &str, data_type: &str, nullable: bool) -> ColumnSpec {
         precision: None,
         scale: None,
         timezone: None,
+        ..ColumnSpec::default()
     }
 }
 
@@ -99,6 +100,7 @@ pub fn table(name: &str, write_disposition: &str, parent: Option<&str>) -> Table
         write_disposition: write_disposition.to_owned(),
         parent: parent.map(str::to_owned),
         columns: vec![column("id", "bigint", false), column("_dlt_id", "text", false)],
+        ..TableSpec::default()
     }
 }
 

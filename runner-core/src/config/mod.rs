@@ -51,4 +51,4 @@ pub use pipeline::PipelineConfig;
 pub use project::{PROJECT_FILE_NAME, Project};
 pub use resolve::ResolvedPipeline;
 pub use run_config::{RetryPolicyConfig, RunConfig, TraceTarget};
-pub use source::{FileFormat, FilesSource, IncrementalConfig, SourceConfig, WriteDisposition};
+pub use source::{FileFormat, FilesSource, IncrementalConfig, MergeStrategy, SourceConfig, WriteDisposition};

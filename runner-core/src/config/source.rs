@@ -43,6 +43,8 @@ impl SourceConfig {
 ///     table_name: countries
 ///     write_disposition: append   # append, replace or merge
 ///     primary_key: cca3           # a string or a list of strings
+///     merge_key: region           # optional, for merge; a string or a list
+///     merge_strategy: upsert      # optional, for merge: delete-insert (default) or upsert
 ///     incremental: {cursor_path: updated_at, initial_value: "2024-01-01T00:00:00Z"}
 ///     max_table_nesting: 2
 /// ```
@@ -60,8 +62,13 @@ pub struct FilesSource {
     /// `write_disposition`: how rows join the table. Default `append`.
     pub write_disposition: WriteDisposition,
     /// `primary_key`: one column name or a list of them. Empty when absent.
-    /// `merge` requires it.
+    /// `merge` requires it or `merge_key`, and strategy `upsert` requires it.
     pub primary_key: Vec<String>,
+    /// `merge_key`: one column name or a list of them. Empty when absent.
+    pub merge_key: Vec<String>,
+    /// `merge_strategy`: how `merge` replaces stored rows. `None` is
+    /// delete-insert, dlt's default.
+    pub merge_strategy: Option<MergeStrategy>,
     /// `incremental`: load only rows whose cursor is past the last value seen.
     pub incremental: Option<IncrementalConfig>,
     /// `max_table_nesting`: how deep nested data becomes child tables.
@@ -85,7 +92,7 @@ pub struct IncrementalConfig {
     pub initial_value: Option<serde_json::Value>,
 }
 
-pub use crate::extract::WriteDisposition;
+pub use crate::extract::{MergeStrategy, WriteDisposition};
 pub use crate::extract::files::FileFormat;
 
 const FILES_KEYS: &[&str] = &[
@@ -95,6 +102,8 @@ const FILES_KEYS: &[&str] = &[
     "table_name",
     "write_disposition",
     "primary_key",
+    "merge_key",
+    "merge_strategy",
     "incremental",
     "max_table_nesting",
 ];
@@ -164,8 +173,10 @@ fn parse_files(fields: &Fields<'_>) -> Result<FilesSource, ConfigError> {
     let table_name = fields
         .string("table_name")?
         .map(|name| name.value.to_owned());
-    let primary_key = read_primary_key(fields)?;
-    let write_disposition = read_write_disposition(fields, &primary_key)?;
+    let primary_key = read_key_columns(fields, "primary_key")?;
+    let merge_key = read_key_columns(fields, "merge_key")?;
+    let merge_strategy = read_merge_strategy(fields, &primary_key)?;
+    let write_disposition = read_write_disposition(fields, &primary_key, &merge_key)?;
     let incremental = read_incremental(fields)?;
     let max_table_nesting = read_max_table_nesting(fields)?;
 
@@ -175,6 +186,8 @@ fn parse_files(fields: &Fields<'_>) -> Result<FilesSource, ConfigError> {
         table_name,
         write_disposition,
         primary_key,
+        merge_key,
+        merge_strategy,
         incremental,
         max_table_nesting,
     })
@@ -200,6 +213,7 @@ fn read_format(fields: &Fields<'_>) -> Result<Option<FileFormat>, ConfigError> {
 fn read_write_disposition(
     fields: &Fields<'_>,
     primary_key: &[String],
+    merge_key: &[String],
 ) -> Result<WriteDisposition, ConfigError> {
     let Some(entry) = fields.get("write_disposition") else {
         return Ok(WriteDisposition::default());
@@ -220,18 +234,48 @@ fn read_write_disposition(
     };
 
     // Without a key, merge has no way to match new rows to stored ones.
-    if disposition == WriteDisposition::Merge && primary_key.is_empty() {
-        let reason = "merge needs `primary_key` to match new rows to stored ones; add primary_key or use append";
+    if disposition == WriteDisposition::Merge && primary_key.is_empty() && merge_key.is_empty() {
+        let reason = "merge needs `primary_key` or `merge_key` to match new rows to stored ones; add one of them or use append";
         return Err(invalid_value(&entry.value, &path, reason));
     }
     Ok(disposition)
 }
 
-fn read_primary_key(fields: &Fields<'_>) -> Result<Vec<String>, ConfigError> {
-    let Some(entry) = fields.get("primary_key") else {
+fn read_merge_strategy(
+    fields: &Fields<'_>,
+    primary_key: &[String],
+) -> Result<Option<MergeStrategy>, ConfigError> {
+    let Some(entry) = fields.get("merge_strategy") else {
+        return Ok(None);
+    };
+    let path = fields.key_path("merge_strategy");
+    let name = as_str(&entry.value, &path)?;
+
+    let Some(strategy) = MergeStrategy::ALL
+        .into_iter()
+        .find(|item| item.as_str() == name.value)
+    else {
+        let names = MergeStrategy::ALL.map(MergeStrategy::as_str);
+        return Err(invalid_value(
+            &entry.value,
+            &path,
+            format!("must be one of {}", format_names(&names)),
+        ));
+    };
+
+    if strategy == MergeStrategy::Upsert && primary_key.is_empty() {
+        let reason = "upsert needs `primary_key` to match new rows to stored ones; add primary_key";
+        return Err(invalid_value(&entry.value, &path, reason));
+    }
+    Ok(Some(strategy))
+}
+
+/// Reads `primary_key` or `merge_key`: one column name or a list of them.
+fn read_key_columns(fields: &Fields<'_>, key: &str) -> Result<Vec<String>, ConfigError> {
+    let Some(entry) = fields.get(key) else {
         return Ok(Vec::new());
     };
-    let path = fields.key_path("primary_key");
+    let path = fields.key_path(key);
 
     if matches!(entry.value.value, Value::String(_)) {
         return Ok(vec![as_str(&entry.value, &path)?.value.to_owned()]);

@@ -100,6 +100,8 @@ fn sample_files_source() {
         table_name: Some("countries".into()),
         write_disposition: WriteDisposition::Append,
         primary_key: vec!["cca3".into()],
+        merge_key: Vec::new(),
+        merge_strategy: None,
         incremental: Some(IncrementalConfig {
             cursor_path: "updated_at".into(),
             initial_value: Some(serde_json::json!("2024-01-01T00:00:00Z")),
@@ -820,6 +822,45 @@ fn merge_needs_primary_key() {
         "    path: data/a.json\n    write_disposition: merge\n",
     ));
     assert!(message.contains("merge needs `primary_key`"), "{message}");
+}
+
+#[test]
+fn merge_key_allows_merge() {
+    let text = BASE.replace(
+        "    path: data/a.json\n",
+        "    path: data/a.json\n    write_disposition: merge\n    merge_key: [day]\n",
+    );
+    assert_eq!(files_source(&load(&text), "s").merge_key, ["day"]);
+}
+
+#[test]
+fn merge_strategy_upsert_read() {
+    let text = BASE.replace(
+        "    path: data/a.json\n",
+        "    path: data/a.json\n    write_disposition: merge\n    primary_key: id\n    merge_strategy: upsert\n",
+    );
+    assert_eq!(
+        files_source(&load(&text), "s").merge_strategy,
+        Some(MergeStrategy::Upsert)
+    );
+}
+
+#[test]
+fn upsert_needs_primary_key() {
+    let message = message(&BASE.replace(
+        "    path: data/a.json\n",
+        "    path: data/a.json\n    write_disposition: merge\n    merge_key: day\n    merge_strategy: upsert\n",
+    ));
+    assert!(message.contains("upsert needs `primary_key`"), "{message}");
+}
+
+#[test]
+fn unknown_merge_strategy_rejected() {
+    let message = message(&BASE.replace(
+        "    path: data/a.json\n",
+        "    path: data/a.json\n    write_disposition: merge\n    primary_key: id\n    merge_strategy: scd2\n",
+    ));
+    assert!(message.contains("merge_strategy"), "{message}");
 }
 
 #[test]

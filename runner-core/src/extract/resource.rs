@@ -53,6 +53,38 @@ impl FromStr for WriteDisposition {
     }
 }
 
+/// Strategy by which `merge` replaces stored rows, kept in the schema as the
+/// table hint `x-merge-strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MergeStrategy {
+    /// Delete stored rows whose primary key or merge key occurs in the load,
+    /// with their nested rows, then insert the loaded rows. dlt's default.
+    #[default]
+    DeleteInsert,
+    /// Update stored rows with the same primary key and insert the others.
+    /// The root `_dlt_id` is a hash of the primary key, so it stays stable.
+    Upsert,
+}
+
+impl MergeStrategy {
+    /// All merge strategies, in the order messages list them.
+    pub const ALL: [MergeStrategy; 2] = [MergeStrategy::DeleteInsert, MergeStrategy::Upsert];
+
+    /// Returns the name used in `dlt.yml` and in schemas.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeStrategy::DeleteInsert => "delete-insert",
+            MergeStrategy::Upsert => "upsert",
+        }
+    }
+}
+
+impl fmt::Display for MergeStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Where a resource sends its items during extraction.
 pub(crate) trait ItemSink {
     fn push_row(&mut self, row: Value) -> Result<()>;
@@ -132,6 +164,11 @@ pub struct Resource {
     pub write_disposition: WriteDisposition,
     /// Primary key columns, as written in the data (normalized at extract).
     pub primary_key: Vec<String>,
+    /// Merge key columns: with `merge`, stored rows whose merge key occurs in
+    /// the load are deleted before the load's rows are inserted.
+    pub merge_key: Vec<String>,
+    /// Strategy of `merge`; `None` is dlt's default, delete-insert.
+    pub merge_strategy: Option<MergeStrategy>,
     /// Nesting levels turned into nested tables before values stay JSON.
     pub max_table_nesting: Option<u32>,
     /// Extract only rows whose cursor moved past the value kept in the state.
@@ -148,6 +185,8 @@ impl Resource {
             name,
             write_disposition: WriteDisposition::Append,
             primary_key: Vec::new(),
+            merge_key: Vec::new(),
+            merge_strategy: None,
             max_table_nesting: None,
             incremental: None,
             producer,
@@ -187,6 +226,18 @@ impl Resource {
         self
     }
 
+    /// Sets the merge key columns used by write disposition `merge`.
+    pub fn with_merge_key<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
+        self.merge_key = columns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the strategy of write disposition `merge`.
+    pub fn with_merge_strategy(mut self, strategy: MergeStrategy) -> Self {
+        self.merge_strategy = Some(strategy);
+        self
+    }
+
     /// Loads only new rows: those whose `cursor_path` value is past the
     /// last value kept in the pipeline state (or `initial_value` at first).
     pub fn with_incremental(mut self, cursor_path: impl Into<String>, initial_value: Option<Value>) -> Self {
@@ -210,6 +261,8 @@ impl fmt::Debug for Resource {
             .field("table_name", &self.table_name)
             .field("write_disposition", &self.write_disposition)
             .field("primary_key", &self.primary_key)
+            .field("merge_key", &self.merge_key)
+            .field("merge_strategy", &self.merge_strategy)
             .finish_non_exhaustive()
     }
 }

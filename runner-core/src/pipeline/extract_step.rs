@@ -91,6 +91,7 @@ fn extract_resource(
             pipeline.destination.capabilities.supported_write_dispositions.join(", ")
         )));
     }
+    check_merge_keys(resource, &table_name)?;
     apply_resource_hints(schema, &table_name, resource);
 
     let progress = pipeline.progress();
@@ -130,6 +131,28 @@ fn extract_resource(
     Ok(extracted)
 }
 
+/// Rejects `merge` without key columns. dlt falls back to append there, which
+/// silently duplicates rows on every run.
+fn check_merge_keys(resource: &Resource, table_name: &str) -> Result<()> {
+    if resource.write_disposition != crate::extract::WriteDisposition::Merge {
+        return Ok(());
+    }
+    if resource.primary_key.is_empty() && resource.merge_key.is_empty() {
+        return Err(Error::config(format!(
+            "resource `{}` loads table `{table_name}` with write disposition merge but has no primary_key or merge_key; add one so stored rows can be matched",
+            resource.name
+        )));
+    }
+    let is_upsert = resource.merge_strategy == Some(crate::extract::MergeStrategy::Upsert);
+    if is_upsert && resource.primary_key.is_empty() {
+        return Err(Error::config(format!(
+            "resource `{}` loads table `{table_name}` with merge strategy upsert, which needs a primary_key; add one",
+            resource.name
+        )));
+    }
+    Ok(())
+}
+
 /// Creates the root table with the resource's hints, as dlt does before any
 /// data arrives: primary key columns come first in the column order.
 fn apply_resource_hints(schema: &mut Schema, table_name: &str, resource: &Resource) {
@@ -139,6 +162,9 @@ fn apply_resource_hints(schema: &mut Schema, table_name: &str, resource: &Resour
         .or_insert_with(|| Table::new(table_name));
     table.write_disposition = Some(resource.write_disposition.as_str().to_owned());
     table.resource = Some(resource.name.clone());
+    if let Some(strategy) = resource.merge_strategy {
+        table.extra.insert("x-merge-strategy".to_owned(), Value::from(strategy.as_str()));
+    }
 
     if let Some(levels) = resource.max_table_nesting {
         let hints = table.x_normalizer.get_or_insert_with(|| Value::Object(Map::new()));
@@ -164,6 +190,15 @@ fn apply_resource_hints(schema: &mut Schema, table_name: &str, resource: &Resour
             .or_insert_with(|| hinted_column(&column_name));
         column.nullable = false;
         column.primary_key = Some(true);
+    }
+
+    for key in &resource.merge_key {
+        let column_name = naming::normalize_path(key);
+        let column = table
+            .columns
+            .entry(column_name.clone())
+            .or_insert_with(|| hinted_column(&column_name));
+        column.merge_key = Some(true);
     }
 }
 

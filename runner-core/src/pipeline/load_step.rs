@@ -132,6 +132,7 @@ fn table_specs(schema: &Schema) -> Vec<TableSpec> {
                 .write_disposition
                 .clone()
                 .unwrap_or_else(|| write_disposition_of(schema, &table.name)),
+            merge_strategy: merge_strategy_of(schema, &table.name),
             parent: table.parent.clone(),
             columns: table
                 .columns
@@ -144,6 +145,10 @@ fn table_specs(schema: &Schema) -> Vec<TableSpec> {
                         precision: column.precision,
                         scale: column.scale,
                         timezone: column.timezone,
+                        primary_key: column.primary_key == Some(true),
+                        merge_key: column.merge_key == Some(true),
+                        root_key: column.root_key == Some(true),
+                        row_key: column.row_key == Some(true),
                     })
                 })
                 .collect(),
@@ -159,6 +164,17 @@ fn write_disposition_of(schema: &Schema, table: &str) -> String {
         .get(&root)
         .and_then(|root| root.write_disposition.clone())
         .unwrap_or_else(|| "append".to_owned())
+}
+
+/// Returns the `x-merge-strategy` hint of the root table, which nested tables share.
+fn merge_strategy_of(schema: &Schema, table: &str) -> Option<String> {
+    let root = schema.root_table_of(table);
+    schema
+        .tables
+        .get(&root)
+        .and_then(|root| root.extra.get("x-merge-strategy"))
+        .and_then(|strategy| strategy.as_str())
+        .map(str::to_owned)
 }
 
 /// For each root table loaded with `replace`, the root and all its nested

@@ -25,6 +25,30 @@ use crate::{Error, Result, naming};
 /// directory) away from `~/.dlt`, as in Python dlt.
 pub const DATA_DIR_ENV: &str = "DLT_DATA_DIR";
 
+/// Entries of the working directory that [`Pipeline::wipe_working_dir`] keeps.
+const KEPT_ON_WIPE: [&str; 2] = [crate::trace::TRACES_FOLDER, crate::trace::LAST_TRACE_FILE];
+
+/// Deletes every entry of `folder` except those named in `kept`.
+fn remove_all_but(folder: &Path, kept: &[&str]) -> Result<()> {
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(Error::io("list", folder, error)),
+    };
+
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("list", folder, e))?;
+        if entry.file_name().to_str().is_some_and(|name| kept.contains(&name)) {
+            continue;
+        }
+        let path = entry.path();
+        let is_dir = entry.file_type().map_err(|e| Error::io("list", &path, e))?.is_dir();
+        let removed = if is_dir { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        removed.map_err(|e| Error::io("remove", &path, e))?;
+    }
+    Ok(())
+}
+
 /// Settings of a pipeline.
 #[derive(Debug, Clone)]
 pub struct PipelineOptions {
@@ -208,8 +232,9 @@ impl Pipeline {
     }
 
     /// Deletes the local working directory (state, schemas, packages) and
-    /// creates it empty. Refuses while packages are pending, so that no
-    /// extracted or normalized data is ever dropped.
+    /// creates it empty, except for the runner's trace files (`traces/`,
+    /// `last_trace.json`), which may not be loaded yet. Refuses while
+    /// packages are pending, so that no extracted or normalized data is ever dropped.
     pub fn wipe_working_dir(&mut self) -> Result<()> {
         if self.working_dir.has_pending_packages()? {
             return Err(Error::config(format!(
@@ -219,7 +244,7 @@ impl Pipeline {
             )));
         }
         let root = self.working_dir.root().to_path_buf();
-        std::fs::remove_dir_all(&root).map_err(|e| Error::io("remove folder", &root, e))?;
+        remove_all_but(&root, &KEPT_ON_WIPE)?;
         self.working_dir = WorkingDir::open(root)?;
         Ok(())
     }

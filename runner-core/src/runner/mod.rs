@@ -15,10 +15,18 @@
 //!   directory, and restores state and schemas from the destination before
 //!   extracting, so incremental cursors continue where the destination is.
 //!
+//! * After every attempt, successful or not (terminal failures included),
+//!   the attempt's trace is written to `last_trace.json` and, with
+//!   `store_trace_info`, to `traces/` and loaded by the trace pipeline. A
+//!   failed trace store keeps the files for the next store and never fails
+//!   the run: it is reported in [`RunOutcome::trace_warnings`].
+//!
 //! Pipeline work blocks, so each attempt runs on tokio's blocking pool.
 
 pub mod clock;
 pub mod policy;
+
+mod tracing_attempts;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -33,15 +41,17 @@ use crate::error::Step;
 use crate::extract::Source;
 use crate::pipeline::{LoadInfo, Pipeline};
 use crate::plugins::PluginSearch;
+use crate::trace::{StepInfo, StepRecorder, TraceSink, TraceStore};
 use crate::{Error, Result};
 
 /// Settings of a runner; the `run_config` of `dlt.yml`.
 pub struct RunnerOptions {
-    /// Where traces are stored after each attempt.
-    ///
-    /// TODO: trace storage is not implemented; any value but `Off` is
-    /// reported with a warning and otherwise ignored.
+    /// Whether traces go to `traces/` and a trace pipeline after each
+    /// attempt. The trace pipeline itself is set with
+    /// [`Runner::with_trace_sink`]; `dlt.yml` projects open it from this setting.
     pub store_trace_info: TraceTarget,
+    /// Configuration keys (dotted paths, never values) recorded in each trace.
+    pub resolved_config_keys: Vec<String>,
     pub run_from_clean_folder: bool,
     pub retry_policy: Box<dyn RetryPolicy>,
     /// Steps whose failures may be retried; `load` by default.
@@ -52,6 +62,7 @@ impl Default for RunnerOptions {
     fn default() -> Self {
         RunnerOptions {
             store_trace_info: TraceTarget::Off,
+            resolved_config_keys: Vec::new(),
             run_from_clean_folder: false,
             retry_policy: Box::new(retry_policies::NoRetry),
             retry_pipeline_steps: vec![Step::Load],
@@ -65,6 +76,7 @@ impl RunnerOptions {
     pub fn from_run_config(config: &RunConfig, search: &PluginSearch) -> Result<Self> {
         Ok(RunnerOptions {
             store_trace_info: config.store_trace_info.clone(),
+            resolved_config_keys: Vec::new(),
             run_from_clean_folder: config.run_from_clean_folder,
             retry_policy: policy::policy_from_config(&config.retry_policy, search)?,
             retry_pipeline_steps: config.retry_pipeline_steps.clone(),
@@ -85,6 +97,11 @@ impl RunnerOptions {
         self.run_from_clean_folder = enabled;
         self
     }
+
+    pub fn with_store_trace_info(mut self, target: TraceTarget) -> Self {
+        self.store_trace_info = target;
+        self
+    }
 }
 
 /// The load results of a [`Runner::run`].
@@ -94,6 +111,9 @@ pub struct RunOutcome {
     pub pending: Option<LoadInfo>,
     /// The given data; `None` when it produced nothing to load.
     pub run: Option<LoadInfo>,
+    /// One message per trace that could not be written or loaded during
+    /// this run. The data loads above are committed all the same.
+    pub trace_warnings: Vec<String>,
 }
 
 /// Runs a pipeline with retries; see the module documentation.
@@ -101,6 +121,10 @@ pub struct Runner {
     pipeline: Arc<Mutex<Pipeline>>,
     options: Arc<Mutex<RunnerOptions>>,
     clock: Arc<dyn Clock>,
+    traces: TraceStore,
+    trace_sink: Option<Arc<Mutex<TraceSink>>>,
+    /// Trace failures since the last `run` or `finalize` started.
+    trace_warnings: Vec<String>,
 }
 
 /// Progress of one `run` across attempts.
@@ -112,17 +136,49 @@ struct RunProgress<F> {
 
 impl Runner {
     pub fn new(pipeline: Pipeline, options: RunnerOptions) -> Self {
-        if options.store_trace_info != TraceTarget::Off {
-            tracing::warn!(
-                pipeline = %pipeline.name(),
-                "store_trace_info is not implemented yet; no trace is stored"
-            );
-        }
         Runner {
+            traces: TraceStore::new(pipeline.working_dir()),
             pipeline: Arc::new(Mutex::new(pipeline)),
             options: Arc::new(Mutex::new(options)),
             clock: Arc::new(TokioClock),
+            trace_sink: None,
+            trace_warnings: Vec::new(),
         }
+    }
+
+    /// Loads traces through `sink` after each attempt; turns
+    /// `store_trace_info` on when it is off.
+    pub fn with_trace_sink(mut self, sink: TraceSink) -> Self {
+        if let Ok(mut options) = self.options.lock()
+            && options.store_trace_info == TraceTarget::Off
+        {
+            options.store_trace_info = TraceTarget::SamePipeline;
+        }
+        self.trace_sink = Some(Arc::new(Mutex::new(sink)));
+        self
+    }
+
+    /// Loads traces through `pipeline` after each attempt; see [`Runner::with_trace_sink`].
+    pub fn with_trace_pipeline(self, pipeline: Pipeline) -> Self {
+        let owner = self.pipeline_name();
+        self.with_trace_sink(TraceSink::with_pipeline(owner, pipeline))
+    }
+
+    /// Returns the trace files of the pipeline.
+    pub fn trace_store(&self) -> &TraceStore {
+        &self.traces
+    }
+
+    /// Returns the trace failures of the last `run` or `finalize`.
+    pub fn trace_warnings(&self) -> &[String] {
+        &self.trace_warnings
+    }
+
+    fn pipeline_name(&self) -> String {
+        self.pipeline
+            .lock()
+            .map(|pipeline| pipeline.name().to_owned())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().name().to_owned())
     }
 
     /// Replaces the clock that waits between attempts.
@@ -167,6 +223,7 @@ impl Runner {
         let span = tracing::info_span!("runner", pipeline = %name);
         let _entered = span.enter();
         let clean_folder = self.options_lock()?.run_from_clean_folder;
+        self.trace_warnings.clear();
 
         let has_pending = self.with_pipeline(|pipeline| {
             pipeline.recover()?;
@@ -180,6 +237,8 @@ impl Runner {
         };
 
         if clean_folder {
+            // `wipe_working_dir` keeps `traces/`, so trace files that could
+            // not be loaded yet survive and load after the next attempt.
             tracing::info!("running from a clean folder: deleting the working directory");
             self.with_pipeline(|pipeline| pipeline.wipe_working_dir()).await?;
         }
@@ -190,17 +249,18 @@ impl Runner {
             extracted: false,
         }));
         let run = self
-            .attempts("run", move |pipeline| {
+            .attempts("run", move |pipeline, recorder| {
                 let mut progress = progress
                     .lock()
                     .map_err(|_| Error::Internal("run state lock poisoned".to_owned()))?;
-                run_attempt(pipeline, &mut progress)
+                run_attempt(pipeline, &mut progress, recorder)
             })
             .await?;
 
         Ok(RunOutcome {
             pending,
             run: run.filter(|info| !info.is_empty()),
+            trace_warnings: self.trace_warnings.clone(),
         })
     }
 
@@ -213,6 +273,7 @@ impl Runner {
                 "finalize cannot be combined with run_from_clean_folder: a clean-folder run deletes the working directory that holds the pending data; turn run_from_clean_folder off to finalize",
             ));
         }
+        self.trace_warnings.clear();
 
         let has_pending = self.with_pipeline(|pipeline| {
             pipeline.recover()?;
@@ -226,7 +287,7 @@ impl Runner {
     }
 
     async fn finalize_pending(&mut self) -> Result<LoadInfo> {
-        let info = self.attempts("finalize pending data", |pipeline| pipeline.finalize()).await?;
+        let info = self.attempts("finalize pending data", finalize_attempt).await?;
         info.ok_or_else(|| Error::Internal("finalize returned no load info".to_owned()))
     }
 
@@ -239,7 +300,7 @@ impl Runner {
     /// Runs `attempt` until it succeeds or the policy stops it.
     async fn attempts<F, T>(&mut self, description: &'static str, attempt: F) -> Result<Option<T>>
     where
-        F: Fn(&mut Pipeline) -> Result<T> + Send + Sync + 'static,
+        F: Fn(&mut Pipeline, &StepRecorder) -> Result<T> + Send + Sync + 'static,
         T: Send + 'static,
     {
         let attempt = Arc::new(attempt);
@@ -247,11 +308,19 @@ impl Runner {
         loop {
             let span = tracing::info_span!("attempt", attempt = number, description);
             let started = Instant::now();
+            let started_at = chrono::Utc::now();
+            let recorder = StepRecorder::new();
             let body = Arc::clone(&attempt);
+            let body_recorder = recorder.clone();
             let result = {
                 let _entered = span.enter();
-                self.with_pipeline(move |pipeline| body(pipeline)).await
+                self.with_pipeline(move |pipeline| body(pipeline, &body_recorder)).await
             };
+
+            if let Err(error) = &result {
+                recorder.record_unattributed(error, policy::STEP_OF_UNATTRIBUTED_ERRORS);
+            }
+            self.record_attempt(description, number, started_at, &recorder, result.is_ok()).await;
 
             let error = match result {
                 Ok(value) => {
@@ -317,7 +386,8 @@ fn blocking_runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Runs one attempt: restores from the destination once, extracts once (again
 /// only after a failed extraction), then normalizes and loads what is pending.
-fn run_attempt<F>(pipeline: &mut Pipeline, progress: &mut RunProgress<F>) -> Result<LoadInfo>
+/// `recorder` times each step.
+fn run_attempt<F>(pipeline: &mut Pipeline, progress: &mut RunProgress<F>, recorder: &StepRecorder) -> Result<LoadInfo>
 where
     F: FnMut() -> Result<Source>,
 {
@@ -325,17 +395,36 @@ where
     pipeline.recover()?;
 
     if !progress.synced {
-        pipeline.sync()?;
+        recorder.step(Step::Sync, || pipeline.sync(), StepInfo::from_sync)?;
         progress.synced = true;
     }
 
     if !progress.extracted {
-        let source = (progress.make_source)().map_err(|error| error.in_step(Step::Extract, pipeline.name()))?;
-        pipeline.extract(source)?;
+        let extract = || {
+            let source = (progress.make_source)().map_err(|error| error.in_step(Step::Extract, pipeline.name()))?;
+            pipeline.extract(source)
+        };
+        recorder.step(Step::Extract, extract, |load_id| StepInfo::from_extract(load_id.as_deref()))?;
         progress.extracted = true;
     }
 
-    pipeline.normalize()?;
-    let packages = pipeline.load()?;
+    let packages = normalize_and_load(pipeline, recorder)?;
     Ok(pipeline.load_info_since(packages, 0, started))
+}
+
+/// Runs one attempt of a finalize: normalizes and loads the pending packages.
+fn finalize_attempt(pipeline: &mut Pipeline, recorder: &StepRecorder) -> Result<LoadInfo> {
+    let span = tracing::info_span!("finalize", pipeline = %pipeline.name());
+    let _entered = span.enter();
+    let started = Instant::now();
+    pipeline.recover()?;
+
+    let packages = normalize_and_load(pipeline, recorder)?;
+    let count = packages.len();
+    Ok(pipeline.load_info_since(packages, count, started))
+}
+
+fn normalize_and_load(pipeline: &mut Pipeline, recorder: &StepRecorder) -> Result<Vec<crate::pipeline::PackageInfo>> {
+    recorder.step(Step::Normalize, || pipeline.normalize(), |_| StepInfo::default())?;
+    recorder.step(Step::Load, || pipeline.load(), |packages| StepInfo::from_packages(packages))
 }

@@ -9,6 +9,8 @@
 //! * `panic_in_load` (bool): `load_package` panics, to check that a panic
 //!   does not cross the plugin boundary.
 //! * `counter_file` (path): where calls are counted; required with `fail_loads`.
+//! * `credentials.password`: accepted and ignored, so that tests can plant a
+//!   secret in the configuration; DuckDB itself rejects the key.
 
 use std::fs;
 use std::path::PathBuf;
@@ -60,6 +62,9 @@ impl DestinationFactory for FaultyDestinationFactory {
                 map.remove(key);
             }
             map.insert("type".to_owned(), serde_json::Value::from("duckdb"));
+            if let Some(credentials) = map.get_mut("credentials").and_then(|value| value.as_object_mut()) {
+                credentials.remove("password");
+            }
         }
         let inner = DuckDbDestinationFactory::open(&inner_config)?;
         Ok(Box::new(FaultyDestination { faults, inner }))

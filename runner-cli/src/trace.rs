@@ -1,0 +1,117 @@
+//! `dlt pipeline <name> trace`: prints the trace of the last attempt.
+
+use std::fmt::Write as _;
+
+use anyhow::Context as _;
+use clap::Args;
+use runner_core::pipeline::default_pipelines_dir;
+use runner_core::trace::{AttemptTrace, StepTrace, TraceStore};
+
+use crate::run::CommonArgs;
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+
+    /// Print the trace as JSON, as stored in the trace files.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Prints `last_trace.json` of the pipeline's working directory.
+pub fn print_last_trace(name: &str, args: &TraceArgs) -> anyhow::Result<()> {
+    runner_core::pipeline::validate_pipeline_name(name)?;
+    let pipelines_dir = match &args.common.pipelines_dir {
+        Some(folder) => folder.clone(),
+        None => default_pipelines_dir()?,
+    };
+    let store = TraceStore::new(pipelines_dir.join(name));
+
+    let trace = store.read_last()?.with_context(|| {
+        format!(
+            "pipeline `{name}` has no trace: `{}` not found; run the pipeline first",
+            store.last_trace_path().display()
+        )
+    })?;
+
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&trace)?);
+    } else {
+        print!("{}", render(&trace));
+    }
+    Ok(())
+}
+
+/// Formats a trace for reading in a terminal.
+fn render(trace: &AttemptTrace) -> String {
+    let mut text = String::new();
+    let outcome = if trace.success { "succeeded" } else { "failed" };
+    let context = &trace.execution_context;
+
+    let _ = writeln!(
+        text,
+        "Pipeline {}: {} attempt {} {outcome}",
+        trace.pipeline_name, trace.description, trace.attempt
+    );
+    let _ = writeln!(text, "  transaction id  {}", trace.transaction_id);
+    let _ = writeln!(text, "  started         {}", trace.started_at);
+    let _ = writeln!(text, "  finished        {}", trace.finished_at);
+    let _ = writeln!(
+        text,
+        "  runner          {} {} on {}/{}{}",
+        context.runner_name,
+        context.runner_version,
+        context.os,
+        context.arch,
+        if context.ci_run { " (CI)" } else { "" }
+    );
+
+    for step in trace.sync.iter().chain(trace.steps.iter()) {
+        render_step(&mut text, step);
+    }
+    if !trace.resolved_config_keys.is_empty() {
+        let _ = writeln!(text, "  configuration keys: {}", trace.resolved_config_keys.join(", "));
+    }
+    text
+}
+
+fn render_step(text: &mut String, step: &StepTrace) {
+    let status = if step.success { "ok" } else { "FAILED" };
+    let _ = writeln!(text, "  {:<10} {:>9.3} s  {status}", step.step, step.duration_seconds);
+
+    if let Some(info) = &step.step_info {
+        if let Some(outcome) = &info.sync_outcome {
+            let _ = writeln!(text, "    state: {outcome}");
+        }
+        for package in &info.packages {
+            let _ = writeln!(
+                text,
+                "    package {}: {} job(s), {} row(s){}",
+                package.load_id,
+                package.job_count,
+                package.row_count,
+                if package.applied { "" } else { ", already committed earlier" }
+            );
+            for table in &package.tables {
+                let _ = writeln!(text, "      {:<30} {:>12} rows", table.table_name, table.row_count);
+            }
+        }
+        if info.packages.is_empty() {
+            for load_id in &info.load_ids {
+                let _ = writeln!(text, "    package {load_id}");
+            }
+        }
+    }
+
+    for (depth, exception) in step.exceptions.iter().enumerate() {
+        let label = if depth == 0 { "error" } else { "caused by" };
+        let category = exception.category.as_deref().unwrap_or("unknown");
+        let terminal = if exception.is_terminal { ", terminal" } else { "" };
+        let _ = writeln!(
+            text,
+            "    {label}: {} [{}, {category}{terminal}]",
+            exception.message, exception.exception_type
+        );
+    }
+}
