@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use plugin_sdk::PluginError;
 use plugin_sdk::protocol::RunnerContext;
+use plugin_sdk::protocol::json_type_name;
 use serde_json::Value;
 
 /// Keys accepted in the `dlt.yml` destination entry.
@@ -170,16 +171,6 @@ fn require_runner<'a>(
     }
 }
 
-fn json_type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
-    }
-}
 
 #[cfg(test)]
 mod tests {

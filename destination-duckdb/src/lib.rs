@@ -52,4 +52,3 @@ pub mod sql;
 pub use config::DuckDbConfig;
 pub use destination::{DuckDbDestination, DuckDbDestinationFactory};
 
-plugin_sdk::export_destination_plugin!(crate::DuckDbDestinationFactory);

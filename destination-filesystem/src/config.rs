@@ -5,6 +5,7 @@ use std::path::{Component, Path, PathBuf};
 
 use plugin_sdk::PluginError;
 use plugin_sdk::protocol::RunnerContext;
+use plugin_sdk::protocol::json_type_name;
 use serde_json::Value;
 
 use crate::credentials::Credentials;
@@ -301,16 +302,6 @@ fn optional_string(value: Option<&Value>, key: &str) -> Result<Option<String>, P
     }
 }
 
-pub(crate) fn json_type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
-    }
-}
 
 #[cfg(test)]
 mod tests {

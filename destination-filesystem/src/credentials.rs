@@ -6,7 +6,8 @@ use std::fmt;
 use plugin_sdk::PluginError;
 use serde_json::{Map, Value};
 
-use crate::config::{BucketScheme, json_type_name};
+use crate::config::BucketScheme;
+use plugin_sdk::protocol::json_type_name;
 
 /// Keys accepted in `credentials` for `s3://` buckets, as dlt's
 /// `AwsCredentials` names them.

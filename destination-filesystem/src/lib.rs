@@ -71,4 +71,3 @@ pub use credentials::Credentials;
 pub use destination::{FilesystemDestination, FilesystemDestinationFactory};
 pub use layout::{DEFAULT_LAYOUT, FileNameParts, Layout};
 
-plugin_sdk::export_destination_plugin!(crate::FilesystemDestinationFactory);

@@ -186,3 +186,16 @@ pub struct RunnerContext {
     /// The pipeline's working directory.
     pub working_dir: String,
 }
+
+/// Returns a short English name of a JSON value's type, for configuration
+/// errors such as "`credentials` must be a string, got a number".
+pub fn json_type_name(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "a mapping",
+    }
+}

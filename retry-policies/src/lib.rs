@@ -33,4 +33,3 @@ pub use fixed::Fixed;
 pub use no_retry::NoRetry;
 
 // The macro expands inside a child module, so the path starts at the crate root.
-plugin_sdk::export_retry_policy_plugin!(crate::BuiltinPolicies);

@@ -7,7 +7,8 @@ use tracing_subscriber::EnvFilter;
 pub fn init(verbose: u8, quiet: bool) {
     let default_level = match (quiet, verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        // The runner's own lines (waits between attempts) are shown by default.
+        (false, 0) => "warn,runner_core::runner=info",
         (false, 1) => "info,runner_core=debug",
         (false, 2) => "debug",
         (false, _) => "trace",

@@ -78,7 +78,7 @@ fn main() -> ExitCode {
             PipelineAction::DropPendingPackages(args) => {
                 run::drop_pending(cli.project.as_deref(), name, args, cli.quiet).map(|()| ExitCode::SUCCESS)
             }
-            PipelineAction::Trace(args) => trace::print_last_trace(name, args).map(|()| ExitCode::SUCCESS),
+            PipelineAction::Trace(args) => trace::print_last_trace(cli.project.as_deref(), name, args).map(|()| ExitCode::SUCCESS),
         },
     };
 

@@ -2,7 +2,6 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Context as _;
 use clap::Args;
 use runner_core::pipeline::default_pipelines_dir;
 use runner_core::trace::{AttemptTrace, StepTrace, TraceStore};
@@ -20,19 +19,22 @@ pub struct TraceArgs {
 }
 
 /// Prints `last_trace.json` of the pipeline's working directory.
-pub fn print_last_trace(name: &str, args: &TraceArgs) -> anyhow::Result<()> {
-    runner_core::pipeline::validate_pipeline_name(name)?;
+pub fn print_last_trace(project: Option<&std::path::Path>, name: &str, args: &TraceArgs) -> anyhow::Result<()> {
+    // The name must be a pipeline of the project, so a typo is reported as one.
+    let project_dir = crate::run::project_dir(project)?;
+    let project = runner_core::config::Project::load(&project_dir).map_err(runner_core::Error::from)?;
+    project.pipeline(name).map_err(runner_core::Error::from)?;
     let pipelines_dir = match &args.common.pipelines_dir {
         Some(folder) => folder.clone(),
         None => default_pipelines_dir()?,
     };
     let store = TraceStore::new(pipelines_dir.join(name));
 
-    let trace = store.read_last()?.with_context(|| {
-        format!(
-            "pipeline `{name}` has no trace: `{}` not found; run the pipeline first",
+    let trace = store.read_last()?.ok_or_else(|| {
+        runner_core::Error::config(format!(
+            "pipeline `{name}` has no trace yet: `{}` not found; run the pipeline first",
             store.last_trace_path().display()
-        )
+        ))
     })?;
 
     if args.json {

@@ -22,6 +22,7 @@ use sha3::digest::{ExtendableOutput, Update, XofReader};
 use super::resource::ItemSink;
 use crate::schema::json_text::to_compact_string;
 use crate::typed_json::{TypedValue, decode_str, parse_datetime_iso};
+use crate::error::TerminalError;
 use crate::{Error, Result};
 
 /// An incremental cursor on a resource.
@@ -43,6 +44,7 @@ pub(crate) struct CursorState {
     last_value: Option<Value>,
     last_hashes: Vec<String>,
     resource: String,
+    rows_seen: u64,
 }
 
 impl CursorState {
@@ -77,23 +79,24 @@ impl CursorState {
             start_value,
             start_hashes,
             resource: resource.to_owned(),
+            rows_seen: 0,
         }
     }
 
     /// Returns whether `row` is new, and advances the cursor if so.
     fn accept(&mut self, row: &Value) -> Result<bool> {
+        self.rows_seen += 1;
         let cursor = lookup(row, &self.cursor_path).filter(|value| !value.is_null()).ok_or_else(|| {
-            Error::config(format!(
-                "resource `{}`: a row has no value at incremental cursor `{}`; every row needs one (row: {})",
-                self.resource,
-                self.cursor_path,
-                preview(row)
+            // The row itself is left out of the message: it may hold personal data.
+            self.data_error(format!(
+                "row {} has no value at incremental cursor `{}`; every row needs one",
+                self.rows_seen, self.cursor_path
             ))
         })?;
 
         let hash = self.row_hash(row);
         if let Some(start) = &self.start_value {
-            match compare(cursor, start, &self.resource, &self.cursor_path)? {
+            match compare(cursor, start).map_err(|message| self.data_error(message))? {
                 Ordering::Less => return Ok(false),
                 Ordering::Equal if self.start_hashes.contains(&hash) => return Ok(false),
                 _ => {}
@@ -101,7 +104,7 @@ impl CursorState {
         }
 
         let ordering = match &self.last_value {
-            Some(last) => compare(cursor, last, &self.resource, &self.cursor_path)?,
+            Some(last) => compare(cursor, last).map_err(|message| self.data_error(message))?,
             None => Ordering::Greater,
         };
         match ordering {
@@ -117,6 +120,14 @@ impl CursorState {
             Ordering::Less => {}
         }
         Ok(true)
+    }
+
+    /// Builds the terminal error of a row that the cursor cannot order.
+    fn data_error(&self, message: String) -> Error {
+        Error::Resource {
+            resource: self.resource.clone(),
+            source: Box::new(TerminalError::new(format!("incremental cursor `{}`: {message}", self.cursor_path))),
+        }
     }
 
     /// The dedup hash dlt keeps for rows at the last value: of the primary
@@ -183,17 +194,9 @@ fn lookup<'v>(row: &'v Value, path: &str) -> Option<&'v Value> {
     path.split('.').try_fold(row, |value, key| value.get(key))
 }
 
-fn preview(row: &Value) -> String {
-    let text = row.to_string();
-    match text.char_indices().nth(200) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text,
-    }
-}
-
 /// Orders two cursor values: numbers numerically, datetimes (ISO text or
 /// dlt typed values) by instant, other text by code point.
-fn compare(left: &Value, right: &Value, resource: &str, cursor: &str) -> Result<Ordering> {
+fn compare(left: &Value, right: &Value) -> std::result::Result<Ordering, String> {
     if let (Some(a), Some(b)) = (left.as_f64(), right.as_f64()) {
         return Ok(a.partial_cmp(&b).unwrap_or(Ordering::Equal));
     }
@@ -203,9 +206,11 @@ fn compare(left: &Value, right: &Value, resource: &str, cursor: &str) -> Result<
         }
         return Ok(a.cmp(b));
     }
-    Err(Error::config(format!(
-        "resource `{resource}`: cursor `{cursor}` compares {left} with {right}, which have different types; use one type for the cursor and its initial_value"
-    )))
+    Err(format!(
+        "cannot compare a cursor value of type {} with one of type {}; use one type for the cursor and its initial_value",
+        plugin_sdk::protocol::json_type_name(left),
+        plugin_sdk::protocol::json_type_name(right)
+    ))
 }
 
 fn as_instant(text: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {

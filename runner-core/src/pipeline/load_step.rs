@@ -25,7 +25,8 @@ pub(super) fn load_package(pipeline: &mut Pipeline, package: LoadPackage) -> Res
             for job in &jobs {
                 package.retry_job(job, error.category.as_str(), &error.to_string())?;
             }
-            tracing::warn!(category = %error.category, error = %error, "package failed to load and stays pending");
+            // The runner logs the failed attempt; this line only adds the package state.
+            tracing::debug!(category = %error.category, error = %error, "package failed to load and stays pending");
             return Err(Error::Destination {
                 pipeline: pipeline.name.clone(),
                 destination: pipeline.destination.name.clone(),

@@ -238,7 +238,7 @@ impl Pipeline {
     pub fn wipe_working_dir(&mut self) -> Result<()> {
         if self.working_dir.has_pending_packages()? {
             return Err(Error::config(format!(
-                "pipeline `{}` has pending packages in `{}`; load them first (run the pipeline without run_from_clean_folder) so no data is lost",
+                "pipeline `{}` has pending packages in `{}`; load them first with `dlt pipeline <name> run`, or discard them with `dlt pipeline <name> drop-pending-packages`",
                 self.name,
                 self.working_dir.root().display()
             )));

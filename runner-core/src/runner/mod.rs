@@ -324,7 +324,7 @@ impl Runner {
 
             let error = match result {
                 Ok(value) => {
-                    tracing::info!(attempt = number, seconds = started.elapsed().as_secs_f64(), "{description} succeeded");
+                    tracing::debug!(attempt = number, seconds = started.elapsed().as_secs_f64(), "{description} succeeded");
                     return Ok(Some(value));
                 }
                 Err(error) => error,

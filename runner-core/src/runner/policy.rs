@@ -58,8 +58,23 @@ pub fn decide(error: &Error, attempt: u32, retry_steps: &[Step], policy: &mut dy
 pub fn policy_from_config(config: &RetryPolicyConfig, search: &PluginSearch) -> Result<Box<dyn RetryPolicy>> {
     let parameters = config.to_parameters();
     match config {
-        RetryPolicyConfig::Custom { type_name, .. } => open_retry_policy_plugin(search, type_name, &parameters),
+        RetryPolicyConfig::Custom { type_name, .. } => {
+            open_retry_policy_plugin(search, type_name, &parameters).map_err(|error| match near_builtin(type_name) {
+                // A type one typo away from a built-in one is most likely that typo.
+                Some(builtin) if matches!(error, Error::Plugin(_)) => Error::config(format!(
+                    "unknown retry policy type `{type_name}`; did you mean `{builtin}`? ({error})"
+                )),
+                _ => error,
+            })
+        }
         builtin => BuiltinPolicies::new_policy(builtin.type_name(), &parameters)
             .map_err(|error| Error::config(format!("invalid retry_policy: {error}"))),
     }
+}
+
+/// Returns the built-in policy type within two edits of `type_name`, if any.
+fn near_builtin(type_name: &str) -> Option<&'static str> {
+    ["none", "fixed", "backoff"]
+        .into_iter()
+        .find(|builtin| strsim::levenshtein(builtin, type_name) <= 2)
 }
