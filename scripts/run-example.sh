@@ -7,7 +7,7 @@ repo_root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo_root"
 
 scripts/fetch-libduckdb.sh
-cargo build --locked -p runner-cli -p destination-duckdb
+cargo build --locked -p runner-cli -p destination-duckdb-plugin
 
 target_dir="${CARGO_TARGET_DIR:-$repo_root/target}"
 dlt="$target_dir/debug/dlt"

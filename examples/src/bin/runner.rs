@@ -2,7 +2,6 @@
 //! that also retries extract and normalize, then `finalize` on its own.
 //!
 //! ```sh
-//! cargo build -p examples -p destination-duckdb
 //! cargo run -p examples --bin runner -- /tmp/runner-demo
 //! ```
 //!
