@@ -62,6 +62,23 @@ pub enum Error {
     #[error("cannot normalize table `{table}`: {message}")]
     Normalize { table: String, message: String },
 
+    /// A row breaks a `freeze` schema contract. `column` and `data_type` are
+    /// `None` when a whole new table is rejected.
+    #[error(
+        "schema contract `{entity}: freeze` rejects data in table `{table}`{}{}: {message}",
+        column.as_ref().map(|c| format!(", column `{c}`")).unwrap_or_default(),
+        data_type.as_ref().map(|t| format!(", value of type {t}")).unwrap_or_default()
+    )]
+    ContractViolation {
+        table: String,
+        column: Option<String>,
+        /// dlt data type of the offending value.
+        data_type: Option<String>,
+        /// The contract entity: `tables`, `columns` or `data_type`.
+        entity: &'static str,
+        message: String,
+    },
+
     /// A load package on disk is not in the expected shape.
     #[error("load package `{load_id}` is damaged: {message}")]
     Package { load_id: String, message: String },
@@ -185,6 +202,7 @@ impl Error {
             Error::Config { .. } => ErrorCategory::Config,
             Error::Io { source, .. } => io_category(source),
             Error::InvalidData { .. } | Error::Normalize { .. } => ErrorCategory::Terminal,
+            Error::ContractViolation { .. } => ErrorCategory::Terminal,
             Error::Package { .. } => ErrorCategory::Terminal,
             Error::Plugin(_) => ErrorCategory::Config,
             Error::Destination { source, .. } | Error::DestinationCall { source, .. } => source.category,

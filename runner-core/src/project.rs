@@ -165,6 +165,19 @@ fn source_factory(resolved: &ResolvedPipeline, search: &PluginSearch, working_di
 }
 
 fn build_source(resolved: &ResolvedPipeline, search: &PluginSearch, working_dir: &Path) -> Result<Source> {
+    let mut source = open_source(resolved, search, working_dir)?;
+
+    // The dataset's (or the files source's) contract covers every resource
+    // that does not bring its own.
+    if let Some(contract) = resolved.schema_contract {
+        for resource in &mut source.resources {
+            resource.schema_contract.get_or_insert(contract);
+        }
+    }
+    Ok(source)
+}
+
+fn open_source(resolved: &ResolvedPipeline, search: &PluginSearch, working_dir: &Path) -> Result<Source> {
     match &resolved.source {
         SourceConfig::Files(files) => files_source(resolved, files),
         SourceConfig::Plugin { type_name, config } => {

@@ -31,6 +31,7 @@
 //! Unknown keys, duplicate keys, wrong types and names that refer to nothing
 //! are errors ([`ConfigError`]) that name the file, line, column and key path.
 
+mod contract;
 mod destination;
 mod error;
 mod fields;
@@ -43,8 +44,11 @@ mod suggest;
 mod yaml;
 
 #[cfg(test)]
+mod contract_tests;
+#[cfg(test)]
 mod tests;
 
+pub use contract::DatasetConfig;
 pub use destination::{BUILTIN_DESTINATION_TYPES, DestinationConfig};
 pub use error::{ConfigError, ConfigErrorKind, Location};
 pub use pipeline::PipelineConfig;

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
+use super::contract::{DatasetConfig, read_datasets};
 use super::destination::{BUILTIN_DESTINATION_TYPES, DestinationConfig, parse_destination};
 use super::error::{ConfigError, ConfigErrorKind, Location};
 use super::fields::{Fields, child_path, invalid_value, mapping_entries, wrong_type};
@@ -26,6 +27,7 @@ pub const PROJECT_FILE_NAME: &str = "dlt.yml";
 /// | `destinations` | destination name → [`DestinationConfig`] |
 /// | `destination` | the same as `destinations`, the spelling of the dlt+ runner docs; both may appear if no name is in both |
 /// | `pipelines` | pipeline name → [`PipelineConfig`] |
+/// | `datasets` | dataset name → [`DatasetConfig`] |
 ///
 /// Loading checks the whole file, including that every name a pipeline
 /// refers to is defined, and touches no file other than `dlt.yml`.
@@ -39,16 +41,17 @@ pub struct Project {
     /// Destinations from `destinations` and `destination`, in file order.
     pub destinations: IndexMap<String, DestinationConfig>,
     pub pipelines: IndexMap<String, PipelineConfig>,
+    /// Settings per dataset name, such as its schema contract.
+    pub datasets: IndexMap<String, DatasetConfig>,
 }
 
 /// The top-level keys.
-const TOP_LEVEL_KEYS: &[&str] = &["sources", "destinations", "destination", "pipelines"];
+const TOP_LEVEL_KEYS: &[&str] = &["sources", "destinations", "destination", "pipelines", "datasets"];
 
 /// Top-level keys of dlt+ projects that this runner does not implement. They
 /// get their own message, so that a user does not hunt for a typo.
 const UNSUPPORTED_TOP_LEVEL_KEYS: &[&str] = &[
     "profiles",
-    "datasets",
     "cache",
     "transformations",
     "project",
@@ -64,9 +67,11 @@ impl Project {
             dir_or_file.to_path_buf()
         };
 
-        let text = std::fs::read_to_string(&file).map_err(|source| {
+        let bytes = std::fs::read(&file).map_err(|source| {
             ConfigError::new(ConfigErrorKind::Read { source }, None).in_file(&file, None)
         })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|error| not_utf8_error(error.as_bytes(), error.utf8_error(), &file))?;
         Project::from_str(&text, &file)
     }
 
@@ -79,15 +84,15 @@ impl Project {
         };
 
         let root = yaml::parse(text).map_err(|error| error.in_file(file, Some(text)))?;
-        let (sources, destinations, pipelines) =
-            read_sections(&root).map_err(|error| error.in_file(file, Some(text)))?;
+        let sections = read_sections(&root).map_err(|error| error.in_file(file, Some(text)))?;
 
         Ok(Project {
             dir,
             file: file.to_path_buf(),
-            sources,
-            destinations,
-            pipelines,
+            sources: sections.sources,
+            destinations: sections.destinations,
+            pipelines: sections.pipelines,
+            datasets: sections.datasets,
         })
     }
 
@@ -105,11 +110,12 @@ impl Project {
     }
 }
 
-type Sections = (
-    IndexMap<String, SourceConfig>,
-    IndexMap<String, DestinationConfig>,
-    IndexMap<String, PipelineConfig>,
-);
+struct Sections {
+    sources: IndexMap<String, SourceConfig>,
+    destinations: IndexMap<String, DestinationConfig>,
+    pipelines: IndexMap<String, PipelineConfig>,
+    datasets: IndexMap<String, DatasetConfig>,
+}
 
 fn read_sections(root: &Node) -> Result<Sections, ConfigError> {
     if !matches!(root.value, Value::Mapping(_) | Value::Null) {
@@ -127,6 +133,7 @@ fn read_sections(root: &Node) -> Result<Sections, ConfigError> {
     let sources = read_sources(top.get("sources"))?;
     let destinations = read_destinations(top.get("destinations"), top.get("destination"))?;
     let parsed = read_pipelines(top.get("pipelines"))?;
+    let datasets = read_datasets(top.get("datasets"))?;
 
     check_references(&parsed, &sources, &destinations)?;
     let pipelines = parsed
@@ -134,7 +141,12 @@ fn read_sections(root: &Node) -> Result<Sections, ConfigError> {
         .map(|item| (item.config.name.clone(), item.config))
         .collect();
 
-    Ok((sources, destinations, pipelines))
+    Ok(Sections {
+        sources,
+        destinations,
+        pipelines,
+        datasets,
+    })
 }
 
 fn reject_unsupported_keys(entries: &[Entry]) -> Result<(), ConfigError> {
@@ -346,4 +358,20 @@ fn undefined(
         suggestion: nearest(name, defined.iter().chain(other_valid).copied()),
     };
     ConfigError::at(location, kind)
+}
+
+/// Builds the error for a project file that is not UTF-8 text, at the line
+/// and column (in bytes) of its first invalid byte.
+fn not_utf8_error(bytes: &[u8], error: std::str::Utf8Error, file: &Path) -> ConfigError {
+    let valid = &bytes[..error.valid_up_to()];
+    let line_start = valid.iter().rposition(|&byte| byte == b'\n').map_or(0, |index| index + 1);
+    let location = Location {
+        line: valid.iter().filter(|&&byte| byte == b'\n').count() as u64 + 1,
+        column: (valid.len() - line_start) as u64 + 1,
+    };
+    let message = format!(
+        "byte 0x{:02X} is not valid UTF-8; YAML files must be UTF-8, so save dlt.yml as UTF-8",
+        bytes[error.valid_up_to()]
+    );
+    ConfigError::at(location, ConfigErrorKind::Syntax { message }).in_file(file, None)
 }

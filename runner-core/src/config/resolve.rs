@@ -23,6 +23,7 @@ use super::error::{ConfigError, ConfigErrorKind};
 use super::project::Project;
 use super::run_config::RunConfig;
 use super::source::SourceConfig;
+use crate::schema::SchemaContract;
 
 /// A pipeline with the configuration it refers to, ready to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +41,9 @@ pub struct ResolvedPipeline {
     /// `dataset_name`, or `<pipeline_name>_dataset`.
     pub dataset_name: String,
     pub run_config: RunConfig,
+    /// The schema contract of the loaded tables: the source's
+    /// `schema_contract`, else the `contract` of the dataset in `datasets`.
+    pub schema_contract: Option<SchemaContract>,
 }
 
 impl Project {
@@ -83,14 +87,22 @@ impl Project {
         };
         apply_environment(&mut destination, environment).map_err(in_file)?;
 
+        let dataset_name = pipeline.dataset_name_or_default();
+        let source_contract = match source {
+            SourceConfig::Files(files) => files.schema_contract,
+            SourceConfig::Plugin { .. } => None,
+        };
+        let dataset_contract = self.datasets.get(&dataset_name).and_then(|dataset| dataset.contract);
+
         Ok(ResolvedPipeline {
             name: pipeline.name.clone(),
             project_dir: self.dir.clone(),
             source_name: pipeline.source.clone(),
             source: with_effective_format(source),
             destination,
-            dataset_name: pipeline.dataset_name_or_default(),
+            dataset_name,
             run_config: pipeline.run_config.clone(),
+            schema_contract: source_contract.or(dataset_contract),
         })
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::contract::parse_contract;
 use super::error::{ConfigError, ConfigErrorKind};
 use super::fields::{
     Fields, as_sequence, as_str, invalid_value, mapping_entries, to_json, wrong_type,
@@ -47,6 +48,7 @@ impl SourceConfig {
 ///     merge_strategy: upsert      # optional, for merge: delete-insert (default) or upsert
 ///     incremental: {cursor_path: updated_at, initial_value: "2024-01-01T00:00:00Z"}
 ///     max_table_nesting: 2
+///     schema_contract: freeze     # or {tables: evolve, columns: freeze, data_type: freeze}
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct FilesSource {
@@ -73,6 +75,9 @@ pub struct FilesSource {
     pub incremental: Option<IncrementalConfig>,
     /// `max_table_nesting`: how deep nested data becomes child tables.
     pub max_table_nesting: Option<u32>,
+    /// `schema_contract`: which schema changes loads may make. It wins over
+    /// the contract of the pipeline's dataset.
+    pub schema_contract: Option<crate::schema::SchemaContract>,
 }
 
 impl FilesSource {
@@ -106,6 +111,7 @@ const FILES_KEYS: &[&str] = &[
     "merge_strategy",
     "incremental",
     "max_table_nesting",
+    "schema_contract",
 ];
 
 /// Reads one entry of `sources`.
@@ -179,6 +185,10 @@ fn parse_files(fields: &Fields<'_>) -> Result<FilesSource, ConfigError> {
     let write_disposition = read_write_disposition(fields, &primary_key, &merge_key)?;
     let incremental = read_incremental(fields)?;
     let max_table_nesting = read_max_table_nesting(fields)?;
+    let schema_contract = fields
+        .get("schema_contract")
+        .map(|entry| parse_contract(&entry.value, &fields.key_path("schema_contract")))
+        .transpose()?;
 
     Ok(FilesSource {
         path: PathBuf::from(path.value),
@@ -190,6 +200,7 @@ fn parse_files(fields: &Fields<'_>) -> Result<FilesSource, ConfigError> {
         merge_strategy,
         incremental,
         max_table_nesting,
+        schema_contract,
     })
 }
 

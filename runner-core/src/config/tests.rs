@@ -107,6 +107,7 @@ fn sample_files_source() {
             initial_value: Some(serde_json::json!("2024-01-01T00:00:00Z")),
         }),
         max_table_nesting: Some(2),
+        schema_contract: None,
     };
     assert_eq!(source, expected);
 }

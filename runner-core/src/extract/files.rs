@@ -179,15 +179,25 @@ impl ItemProducer for FilesReader {
 fn open_buffered(path: &Path) -> Result<BufReader<File>> {
     let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, file);
-    skip_utf8_bom(&mut reader, path)?;
+    skip_byte_order_mark(&mut reader, path)?;
     Ok(reader)
 }
 
-/// Skips a UTF-8 byte order mark, which some editors write and JSON forbids.
-fn skip_utf8_bom(reader: &mut BufReader<File>, path: &Path) -> Result<()> {
+const UTF8_BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+/// Skips a UTF-8 byte order mark, which some editors write and JSON forbids,
+/// and rejects a file that starts with a UTF-16 byte order mark.
+fn skip_byte_order_mark(reader: &mut BufReader<File>, path: &Path) -> Result<()> {
     let buffer = reader.fill_buf().map_err(|e| Error::io("read", path, e))?;
-    if buffer.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        reader.consume(3);
+    if buffer.starts_with(&UTF8_BOM) {
+        reader.consume(UTF8_BOM.len());
+    } else if buffer.starts_with(&[0xFF, 0xFE]) || buffer.starts_with(&[0xFE, 0xFF]) {
+        return Err(invalid_data(
+            path,
+            Some(1),
+            "the file is UTF-16 text (it starts with a UTF-16 byte order mark); convert it to UTF-8, \
+             for example with `iconv -f utf-16 -t utf-8`",
+        ));
     }
     Ok(())
 }
@@ -201,6 +211,10 @@ fn invalid_data(path: &Path, line: Option<u64>, message: impl Into<String>) -> E
 }
 
 /// Reads a JSON array element by element, or a sequence of top-level values.
+///
+/// NOTE: serde_json, built without `arbitrary_precision`, parses an integer
+/// beyond 64 bits as a rounded f64, so it loads into a DOUBLE column unless
+/// the column is already bigint. dlt 1.31 rejects such integers at extract.
 fn read_json(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
     let mut reader = open_buffered(path)?;
     let first = first_non_whitespace(&mut reader, path)?;
@@ -218,12 +232,12 @@ fn read_json(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
             if let Some(error) = failure {
                 return Err(error);
             }
-            result.map_err(|e| invalid_data(path, Some(e.line() as u64), e.to_string()))
+            result.map_err(|e| json_error(path, e.line() as u64, &e, None))
         }
         Some(_) => {
             let stream = serde_json::Deserializer::from_reader(reader).into_iter::<Value>();
             for value in stream {
-                let value = value.map_err(|e| invalid_data(path, Some(e.line() as u64), e.to_string()))?;
+                let value = value.map_err(|e| json_error(path, e.line() as u64, &e, None))?;
                 output.push_row(value)?;
             }
             Ok(())
@@ -249,6 +263,83 @@ fn first_non_whitespace(reader: &mut BufReader<File>, path: &Path) -> Result<Opt
             }
         }
     }
+}
+
+/// The maximum nesting depth of a JSON value, fixed by serde_json's parser.
+const JSON_MAX_DEPTH: usize = 128;
+
+/// Builds the error for a serde_json failure on line `line` of `path`.
+///
+/// serde_json ends its message with its own position, which for JSON Lines
+/// counts from the start of the line, so that position is replaced by the
+/// column. Errors that NaN, Infinity, invalid UTF-8 or deep nesting cause
+/// get a message that names the cause and the fix. `line_text` is the line
+/// that failed when the caller has it; otherwise it is read from the file.
+fn json_error(path: &Path, line: u64, error: &serde_json::Error, line_text: Option<&[u8]>) -> Error {
+    let full = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    let reason = full.strip_suffix(&position).unwrap_or(&full);
+    let column = error.column();
+
+    let read_text;
+    let text = match line_text {
+        Some(text) => Some(text),
+        None => {
+            read_text = read_line(path, line);
+            read_text.as_deref()
+        }
+    };
+
+    let message = if reason == "recursion limit exceeded" {
+        format!(
+            "a value at column {column} is nested deeper than {JSON_MAX_DEPTH} levels, the maximum the JSON parser \
+             reads; flatten the data or store the deep part as a string before loading \
+             (`max_table_nesting` limits nested tables, not this depth)"
+        )
+    } else if let Some(literal) = text.and_then(|text| non_finite_literal_at(text, column)) {
+        format!(
+            "`{literal}` at column {column} is not valid JSON, which has no NaN or Infinity; \
+             write null or a string such as \"{literal}\" instead"
+        )
+    } else if text.is_some_and(|text| std::str::from_utf8(text).is_err()) || reason == "invalid unicode code point" {
+        format!(
+            "invalid UTF-8 at column {column}; JSON input must be UTF-8, so convert the file, \
+             for example with `iconv -f latin1 -t utf-8`"
+        )
+    } else if reason.starts_with("EOF while parsing") {
+        format!("the file ends inside a value ({reason}) at column {column}; it may be truncated")
+    } else {
+        format!("{reason} at column {column}")
+    };
+    invalid_data(path, Some(line), message)
+}
+
+/// Returns line `line` (1-based) of `path` without its UTF-8 byte order mark,
+/// or `None` when it cannot be read.
+fn read_line(path: &Path, line: u64) -> Option<Vec<u8>> {
+    let mut reader = BufReader::new(File::open(path).ok()?);
+    let mut text = Vec::new();
+    for _ in 0..line {
+        text.clear();
+        if reader.read_until(b'\n', &mut text).ok()? == 0 {
+            return None;
+        }
+    }
+    if line == 1 && text.starts_with(&UTF8_BOM) {
+        text.drain(..UTF8_BOM.len());
+    }
+    Some(text)
+}
+
+/// Returns `NaN`, `Infinity` or `-Infinity` when one starts at or just
+/// before the 1-based byte `column` of `text`, where serde_json reports it.
+fn non_finite_literal_at(text: &[u8], column: usize) -> Option<&'static str> {
+    let start = column.saturating_sub(2);
+    let window = text.get(start..)?;
+    let window = &window[..window.len().min(12)];
+    ["-Infinity", "Infinity", "NaN"]
+        .into_iter()
+        .find(|literal| window.windows(literal.len()).any(|part| part == literal.as_bytes()))
 }
 
 /// Deserializes a JSON array and hands each element to the resource output
@@ -302,8 +393,8 @@ fn read_jsonl(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
         if text.is_empty() {
             continue;
         }
-        let value: Value = serde_json::from_slice(text)
-            .map_err(|e| invalid_data(path, Some(line_number), format!("{e} (column {})", e.column())))?;
+        let value: Value =
+            serde_json::from_slice(text).map_err(|e| json_error(path, line_number, &e, Some(text)))?;
         output.push_row(value)?;
     }
 }

@@ -14,6 +14,7 @@ mod writer;
 pub use incremental::Incremental;
 pub(crate) use incremental::{CursorState, IncrementalSink};
 pub use resource::{ItemProducer, MergeStrategy, Resource, ResourceOutput, Source, WriteDisposition};
+pub use crate::schema::{ContractMode, SchemaContract};
 pub(crate) use writer::{ExtractedTable, PackageWriter};
 
 /// Writes one row through a package writer outside of any resource.

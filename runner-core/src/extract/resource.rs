@@ -4,6 +4,7 @@ use std::str::FromStr;
 use arrow::record_batch::RecordBatch;
 use serde_json::{Map, Value};
 
+use crate::schema::SchemaContract;
 use crate::{Error, Result};
 
 /// How rows of a load are written into their table.
@@ -173,6 +174,10 @@ pub struct Resource {
     pub max_table_nesting: Option<u32>,
     /// Extract only rows whose cursor moved past the value kept in the state.
     pub incremental: Option<super::Incremental>,
+    /// Which schema changes loads of this resource may make; stored on the
+    /// root table as the `schema_contract` hint. `None` leaves the table's
+    /// stored contract as it is (dlt's default is `evolve`).
+    pub schema_contract: Option<SchemaContract>,
     pub(crate) producer: Box<dyn ItemProducer>,
 }
 
@@ -189,6 +194,7 @@ impl Resource {
             merge_strategy: None,
             max_table_nesting: None,
             incremental: None,
+            schema_contract: None,
             producer,
         }
     }
@@ -248,6 +254,13 @@ impl Resource {
         self
     }
 
+    /// Sets the schema contract of the resource's root table and its nested
+    /// tables.
+    pub fn with_schema_contract(mut self, contract: SchemaContract) -> Self {
+        self.schema_contract = Some(contract);
+        self
+    }
+
     pub fn with_max_table_nesting(mut self, levels: u32) -> Self {
         self.max_table_nesting = Some(levels);
         self
@@ -263,6 +276,7 @@ impl fmt::Debug for Resource {
             .field("primary_key", &self.primary_key)
             .field("merge_key", &self.merge_key)
             .field("merge_strategy", &self.merge_strategy)
+            .field("schema_contract", &self.schema_contract)
             .finish_non_exhaustive()
     }
 }

@@ -8,16 +8,17 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringBuilder, make_array, new_null_array};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringBuilder, make_array, new_null_array};
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType as ArrowType, Field, Int64Type, Schema as ArrowSchema, TimeUnit};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
 use super::Normalizer;
+use super::contract::{Verdict, is_new_table, table_contract};
 use crate::Error;
 use crate::naming::normalize_path;
-use crate::schema::{Column, DataType};
+use crate::schema::{Column, DataType, SchemaContract};
 
 impl Normalizer<'_> {
     pub(super) fn normalize_batch(&mut self, root_table: &str, batch: &RecordBatch) -> crate::Result<()> {
@@ -31,20 +32,87 @@ impl Normalizer<'_> {
             return Ok(());
         }
 
-        let columns = self.merge_batch_columns(root_table, batch)?;
+        let (contract, root_is_new) = self.batch_contract(root_table)?;
+        let table_is_new = is_new_table(self.schema.tables.get(root_table));
+        if table_is_new && !self.admit_new_table(&contract, root_table, batch.num_rows() as u64)? {
+            return Ok(());
+        }
+
+        let (columns, row_filters) = self.merge_batch_columns(root_table, batch, &contract, root_is_new)?;
+        let Some((columns, rows)) = self.drop_filtered_rows(root_table, columns, &row_filters, batch.num_rows())? else {
+            return Ok(());
+        };
 
         self.output_for(root_table);
         let table = &self.schema.tables[root_table];
         let output = &mut self.outputs[root_table];
         let target = output.buffer_for(table)?.schema().clone();
-        let aligned = align_to_schema(root_table, &columns, &target, batch.num_rows())?;
+        let aligned = align_to_schema(root_table, &columns, &target, rows)?;
         output.write_batch(&aligned)
     }
 
+    /// Returns the root table's contract and whether the table was new
+    /// before this package, resolved at its first batch.
+    fn batch_contract(&mut self, root_table: &str) -> crate::Result<(SchemaContract, bool)> {
+        if let Some(cached) = self.batch_contracts.get(root_table) {
+            return Ok(*cached);
+        }
+        let table = &self.schema.tables[root_table];
+        let resolved = (table_contract(table)?, is_new_table(Some(table)));
+        self.batch_contracts.insert(root_table.to_owned(), resolved);
+        Ok(resolved)
+    }
+
+    /// Drops the rows that have a value in a column whose `discard_row`
+    /// contract rejected it. Returns `None` when no row is left.
+    fn drop_filtered_rows(
+        &mut self,
+        table_name: &str,
+        columns: Vec<(String, ArrayRef)>,
+        row_filters: &[ArrayRef],
+        rows: usize,
+    ) -> crate::Result<Option<(Vec<(String, ArrayRef)>, usize)>> {
+        if row_filters.is_empty() {
+            return Ok(Some((columns, rows)));
+        }
+
+        let arrow_error = |e: ArrowError| Error::Normalize {
+            table: table_name.to_owned(),
+            message: format!("cannot drop rows that break the schema contract: {e}"),
+        };
+        let mut keep = BooleanArray::from(vec![true; rows]);
+        for filter in row_filters {
+            let empty = arrow::compute::is_null(filter.as_ref()).map_err(arrow_error)?;
+            keep = arrow::compute::and(&keep, &empty).map_err(arrow_error)?;
+        }
+
+        let kept = keep.true_count();
+        self.discard_counts(table_name).rows += (rows - kept) as u64;
+        if kept == 0 {
+            return Ok(None);
+        }
+
+        let mut filtered = Vec::with_capacity(columns.len());
+        for (name, array) in columns {
+            let array = arrow::compute::filter(array.as_ref(), &keep).map_err(arrow_error)?;
+            filtered.push((name, array));
+        }
+        Ok(Some((filtered, kept)))
+    }
+
     /// Normalizes column names, converts nested and dictionary arrays, and
-    /// adds columns that the table lacks. Returns (column name, array) pairs.
-    fn merge_batch_columns(&mut self, table_name: &str, batch: &RecordBatch) -> crate::Result<Vec<(String, ArrayRef)>> {
+    /// adds columns that the table lacks, as far as the schema contract
+    /// allows. Returns (column name, array) pairs, and the arrays whose
+    /// non-null values make a row break a `discard_row` contract.
+    fn merge_batch_columns(
+        &mut self,
+        table_name: &str,
+        batch: &RecordBatch,
+        contract: &SchemaContract,
+        root_is_new: bool,
+    ) -> crate::Result<(Vec<(String, ArrayRef)>, Vec<ArrayRef>)> {
         let mut columns = Vec::with_capacity(batch.num_columns());
+        let mut row_filters = Vec::new();
 
         for (field, array) in batch.schema().fields().iter().zip(batch.columns()) {
             let name = if field.name().trim().is_empty() {
@@ -61,11 +129,21 @@ impl Normalizer<'_> {
 
             let existing = self.schema.tables[table_name].columns.get(&name);
             if existing.is_none_or(|column| !column.is_complete()) {
-                self.add_arrow_column(table_name, inferred);
+                let data_type = inferred.data_type.unwrap_or(DataType::Text);
+                // A batch may add a column without values; only a value breaks
+                // a discard contract, so an all-null column is dropped alone.
+                match self.judge_new_column(contract, table_name, &name, data_type, root_is_new)? {
+                    Verdict::Evolve => self.add_arrow_column(table_name, inferred),
+                    Verdict::DropValue => continue,
+                    Verdict::DropRow => {
+                        row_filters.push(array);
+                        continue;
+                    }
+                }
             }
             columns.push((name, array));
         }
-        Ok(columns)
+        Ok((columns, row_filters))
     }
 
     fn add_arrow_column(&mut self, table_name: &str, inferred: Column) {

@@ -7,11 +7,14 @@
 
 mod arrow_input;
 mod buffer;
+mod contract;
 mod infer;
 mod relational;
 mod rows;
 mod writer;
 
+#[cfg(test)]
+mod contract_tests;
 #[cfg(test)]
 mod tests;
 
@@ -20,7 +23,8 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
-use crate::schema::{Schema, Table};
+use crate::schema::{Schema, SchemaContract, Table};
+use contract::DiscardCounts;
 use writer::{OutputLimits, TableOutput};
 
 /// Rows buffered per table before a record batch is written, by default.
@@ -72,6 +76,12 @@ pub(crate) struct RootContext {
     /// Primary key columns whose values hash into the root `_dlt_id`, for
     /// the upsert, insert-only and cdc merge strategies.
     pub key_hash_columns: Option<Vec<String>>,
+    /// The root table's schema contract, which its nested tables follow.
+    pub contract: SchemaContract,
+    /// True when the root table had no typed column before this package.
+    /// Its columns may then evolve in this package under any `columns`
+    /// mode, as dlt's `evolve-columns-once` hint allows.
+    pub root_is_new: bool,
 }
 
 /// Normalizes rows and Arrow batches of one load package into Parquet job
@@ -85,6 +95,11 @@ pub struct Normalizer<'a> {
     /// Normalized names of raw keys; keys repeat across rows.
     key_cache: HashMap<String, String>,
     roots: HashMap<String, RootContext>,
+    /// Rows and values dropped by `discard_*` schema contracts, per table.
+    discarded: IndexMap<String, DiscardCounts>,
+    /// Per root table of Arrow batches, its contract and whether it was new
+    /// before this package.
+    batch_contracts: HashMap<String, (SchemaContract, bool)>,
 }
 
 impl<'a> Normalizer<'a> {
@@ -100,6 +115,8 @@ impl<'a> Normalizer<'a> {
             added_columns: IndexMap::new(),
             key_cache: HashMap::new(),
             roots: HashMap::new(),
+            discarded: IndexMap::new(),
+            batch_contracts: HashMap::new(),
         }
     }
 
@@ -117,6 +134,8 @@ impl<'a> Normalizer<'a> {
 
     /// Flushes all buffers, closes all files and returns what was written.
     pub fn finish(self) -> crate::Result<NormalizeOutput> {
+        self.log_discarded();
+
         let mut jobs = Vec::new();
         let mut rows_per_table = IndexMap::new();
         for (table_name, output) in self.outputs {

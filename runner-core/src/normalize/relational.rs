@@ -67,6 +67,9 @@ impl Normalizer<'_> {
             message: "the root table is not in the schema; extract must create it before normalize".to_owned(),
         })?;
 
+        let contract = super::contract::table_contract(table)?;
+        let root_is_new = super::contract::is_new_table(Some(table));
+
         let table_nesting = table
             .x_normalizer
             .as_ref()
@@ -100,6 +103,8 @@ impl Normalizer<'_> {
             max_nesting,
             propagation,
             key_hash_columns,
+            contract,
+            root_is_new,
         };
         self.roots.insert(root_table.to_owned(), context.clone());
         Ok(context)
@@ -250,7 +255,10 @@ impl Normalizer<'_> {
             extend
         };
 
-        self.write_row(row.table, row.parent, fields)?;
+        // A row the schema contract drops takes its nested rows with it.
+        if !self.write_row(context, row.table, row.parent, fields)? {
+            return Ok(());
+        }
 
         for (path, items) in lists {
             let child_table = make_path(&[row.table, &path]);

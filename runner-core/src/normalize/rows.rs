@@ -1,7 +1,8 @@
 //! Fits one flattened row into its table: null checks, coercion, new
 //! columns and variant columns, then the table's row buffer.
 
-use super::Normalizer;
+use super::contract::{Verdict, is_new_table};
+use super::{Normalizer, RootContext};
 use super::infer::{Cell, CoerceError, Scalar, coerce};
 use crate::Error;
 use crate::naming::make_path;
@@ -32,22 +33,42 @@ pub(crate) fn apply_default_hints(column: &mut Column) {
 
 impl Normalizer<'_> {
     /// Coerces and buffers one row of `table_name`, creating the table (as a
-    /// nested table of `parent`) when it is new.
+    /// nested table of `parent`) when it is new. Returns false when the
+    /// schema contract dropped the row.
     pub(super) fn write_row<'v>(
         &mut self,
+        context: &RootContext,
         table_name: &str,
         parent: Option<&str>,
         fields: Vec<(String, Scalar<'v>)>,
-    ) -> crate::Result<()> {
+    ) -> crate::Result<bool> {
+        let table_is_new = match parent {
+            None => context.root_is_new,
+            Some(_) => is_new_table(self.schema.tables.get(table_name)),
+        };
+        if is_new_table(self.schema.tables.get(table_name)) && !self.admit_new_table(&context.contract, table_name, 1)? {
+            return Ok(false);
+        }
         self.ensure_table(table_name, parent);
 
+        // Every field is fitted even after a `discard_row` verdict, because
+        // dlt adds the row's other new columns before it drops the row.
+        let mut drop_row = false;
         let mut cells: Vec<(String, Cell<'v>)> = Vec::with_capacity(fields.len());
         for (name, value) in fields {
             if matches!(value, Scalar::Null) {
                 self.check_null(table_name, &name)?;
                 continue;
             }
-            cells.push(self.coerce_field(table_name, name, &value)?);
+            match self.coerce_field(context, table_name, name, &value, table_is_new)? {
+                Fitted::Cell(name, cell) => cells.push((name, cell)),
+                Fitted::DropValue => {}
+                Fitted::DropRow => drop_row = true,
+            }
+        }
+        if drop_row {
+            self.discard_counts(table_name).rows += 1;
+            return Ok(false);
         }
 
         self.output_for(table_name);
@@ -62,7 +83,8 @@ impl Normalizer<'_> {
             })?;
             positioned.push((position, cell));
         }
-        output.append_row(&mut positioned)
+        output.append_row(&mut positioned)?;
+        Ok(true)
     }
 
     fn ensure_table(&mut self, table_name: &str, parent: Option<&str>) {
@@ -94,45 +116,54 @@ impl Normalizer<'_> {
     }
 
     /// Coerces a value into its column, or infers a new column, or falls
-    /// back to a variant column. Returns the column the value goes to.
+    /// back to a variant column, as far as the schema contract allows.
     fn coerce_field<'v>(
         &mut self,
+        context: &RootContext,
         table_name: &str,
         name: String,
         value: &Scalar<'v>,
-    ) -> crate::Result<(String, Cell<'v>)> {
+        table_is_new: bool,
+    ) -> crate::Result<Fitted<'v>> {
         let existing_type = self.column_type(table_name, &name);
 
         let Some(column_type) = existing_type else {
             let inferred = value.infer_type();
             let cell = self.check_range(table_name, &name, coerce(inferred, value))?;
-            if let Some(cell) = cell {
-                self.add_column(table_name, &name, inferred, false);
-                return Ok((name, cell));
-            }
-            return Err(Error::Internal(format!(
-                "value of inferred type {inferred} does not coerce into it in column `{name}` of table `{table_name}`"
-            )));
+            let Some(cell) = cell else {
+                return Err(Error::Internal(format!(
+                    "value of inferred type {inferred} does not coerce into it in column `{name}` of table `{table_name}`"
+                )));
+            };
+            return match self.judge_new_column(&context.contract, table_name, &name, inferred, table_is_new)? {
+                Verdict::Evolve => {
+                    self.add_column(table_name, &name, inferred, false);
+                    Ok(Fitted::Cell(name, cell))
+                }
+                Verdict::DropValue => Ok(Fitted::DropValue),
+                Verdict::DropRow => Ok(Fitted::DropRow),
+            };
         };
 
         if let Some(cell) = self.check_range(table_name, &name, coerce(column_type, value))? {
-            return Ok((name, cell));
+            return Ok(Fitted::Cell(name, cell));
         }
 
         let variant_name = make_path(&[&name, &format!("v_{}", value.value_type())]);
-        self.coerce_variant(table_name, &name, variant_name, value)
+        self.coerce_variant(context, table_name, &name, variant_name, value)
     }
 
     fn coerce_variant<'v>(
         &mut self,
+        context: &RootContext,
         table_name: &str,
         base_name: &str,
         variant_name: String,
         value: &Scalar<'v>,
-    ) -> crate::Result<(String, Cell<'v>)> {
+    ) -> crate::Result<Fitted<'v>> {
         if let Some(variant_type) = self.column_type(table_name, &variant_name) {
             if let Some(cell) = self.check_range(table_name, &variant_name, coerce(variant_type, value))? {
-                return Ok((variant_name, cell));
+                return Ok(Fitted::Cell(variant_name, cell));
             }
             return Err(Error::Normalize {
                 table: table_name.to_owned(),
@@ -145,14 +176,18 @@ impl Normalizer<'_> {
         }
 
         let inferred = value.infer_type();
-        match self.check_range(table_name, &variant_name, coerce(inferred, value))? {
-            Some(cell) => {
-                self.add_column(table_name, &variant_name, inferred, true);
-                Ok((variant_name, cell))
-            }
-            None => Err(Error::Internal(format!(
+        let Some(cell) = self.check_range(table_name, &variant_name, coerce(inferred, value))? else {
+            return Err(Error::Internal(format!(
                 "value of inferred type {inferred} does not coerce into it in column `{variant_name}` of table `{table_name}`"
-            ))),
+            )));
+        };
+        match self.judge_new_variant(&context.contract, table_name, base_name, &variant_name, inferred)? {
+            Verdict::Evolve => {
+                self.add_column(table_name, &variant_name, inferred, true);
+                Ok(Fitted::Cell(variant_name, cell))
+            }
+            Verdict::DropValue => Ok(Fitted::DropValue),
+            Verdict::DropRow => Ok(Fitted::DropRow),
         }
     }
 
@@ -207,4 +242,14 @@ impl Normalizer<'_> {
 
         self.record_added_column(table_name, name);
     }
+}
+
+/// The destination of one value of a row.
+enum Fitted<'v> {
+    /// Into this column, with this cell.
+    Cell(String, Cell<'v>),
+    /// Nowhere: the schema contract drops the value.
+    DropValue,
+    /// Nowhere: the schema contract drops the whole row.
+    DropRow,
 }

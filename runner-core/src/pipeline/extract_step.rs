@@ -9,7 +9,7 @@ use super::Pipeline;
 use crate::extract::{CursorState, ExtractedTable, IncrementalSink, PackageWriter, Resource, Source};
 use crate::extract::ResourceOutput;
 use crate::load_id::new_load_id;
-use crate::schema::{Column, Schema, Table};
+use crate::schema::{Column, SCHEMA_CONTRACT_HINT, Schema, Table};
 use crate::state::PipelineState;
 use crate::storage::{JobState, LoadPackage, PackageStage, write_atomic};
 use crate::typed_json::{TypedValue, encode};
@@ -164,6 +164,9 @@ fn apply_resource_hints(schema: &mut Schema, table_name: &str, resource: &Resour
     table.resource = Some(resource.name.clone());
     if let Some(strategy) = resource.merge_strategy {
         table.extra.insert("x-merge-strategy".to_owned(), Value::from(strategy.as_str()));
+    }
+    if let Some(contract) = &resource.schema_contract {
+        table.extra.insert(SCHEMA_CONTRACT_HINT.to_owned(), contract.to_hint());
     }
 
     if let Some(levels) = resource.max_table_nesting {

@@ -7,6 +7,7 @@
 //! `extra` maps so that a schema written by Python dlt survives a round trip
 //! unchanged (and keeps its hash).
 
+pub mod contract;
 mod data_type;
 mod dlt_tables;
 mod document;
@@ -17,6 +18,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use contract::{ContractMode, SCHEMA_CONTRACT_HINT, SchemaContract};
 pub use data_type::DataType;
 pub use dlt_tables::{
     DLT_PREFIX, LOADS_TABLE, PIPELINE_STATE_TABLE, VERSION_TABLE, default_normalizers,

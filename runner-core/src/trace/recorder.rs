@@ -147,6 +147,7 @@ fn engine_type_name(error: &Error) -> String {
         Error::Io { .. } => "Io",
         Error::InvalidData { .. } => "InvalidData",
         Error::Normalize { .. } => "Normalize",
+        Error::ContractViolation { .. } => "ContractViolation",
         Error::Package { .. } => "Package",
         Error::Plugin(_) => "Plugin",
         Error::Destination { .. } => "Destination",
