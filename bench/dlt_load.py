@@ -55,7 +55,7 @@ def main(argv=None):
     parser.add_argument("--format", choices=sorted(READERS), required=True)
     parser.add_argument("--table", required=True, help="root table name")
     parser.add_argument("--db", required=True, help="DuckDB file to create")
-    parser.add_argument("--workdir", required=True, help="folder for dlt's pipelines; emptied first")
+    parser.add_argument("--workdir", required=True, help="folder for dlt's pipelines (emptied first)")
     parser.add_argument("--loader-format", default=None,
                         help="passed to pipeline.run(loader_file_format=...); default: dlt's choice")
     args = parser.parse_args(argv)

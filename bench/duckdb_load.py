@@ -50,7 +50,7 @@ def main(argv=None):
     parser.add_argument("--kind", choices=("json", "parquet"), required=True,
                         help="reader: read_json_auto or read_parquet")
     parser.add_argument("--table", required=True)
-    parser.add_argument("--db", required=True, help="DuckDB file to create; removed first")
+    parser.add_argument("--db", required=True, help="DuckDB file to create (an existing one is removed first)")
     args = parser.parse_args(argv)
 
     path = os.path.abspath(args.input)

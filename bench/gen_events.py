@@ -17,7 +17,7 @@ Each row has 15 keys, all always present (None is written as null):
   device {os, os_version, screen_width}: dlt flattens it into device__* columns,
   items [0-4 x {sku, qty, unit_price}]: dlt unnests it into <table>__items.
 
-Origin: the project's reference event generator; this copy keeps its draw
+Origin: the project's reference event generator. This copy keeps its draw
 order, so seed 42 gives the same files (the sha256 of 100,000 rows starts
 with 4c86f270).
 """
