@@ -508,14 +508,7 @@ fn check_exactly_once(project: &Path, disposition: Disposition, context: &str) {
             &connection,
             "SELECT count(*) FROM (SELECT DISTINCT transaction_id, attempt, description FROM _trace_ds.kill_trace)",
         );
-        // NOTE: a kill after the trace pipeline commits its extracted package and
-        // before `TraceStore::write_marker` records the package's files makes the
-        // next store load those files again. Until that is fixed, a duplicate
-        // trace is reported here instead of failing the suite; user data above
-        // is still checked strictly.
-        if traces_total != traces_distinct {
-            eprintln!("{context}: WARNING: attempt traces stored twice in _trace_ds.kill_trace ({traces_total} rows, {traces_distinct} distinct)");
-        }
+        assert_eq!(traces_total, traces_distinct, "{context}: attempt traces stored twice in _trace_ds.kill_trace");
         let trace_loads = strings(&connection, "SELECT load_id FROM _trace_ds._dlt_loads");
         let unique_trace_loads: BTreeSet<&String> = trace_loads.iter().collect();
         assert_eq!(unique_trace_loads.len(), trace_loads.len(), "{context}: a load id appears twice in _trace_ds._dlt_loads");

@@ -451,3 +451,27 @@ fn cli_trace_pipeline_on_filesystem() {
     assert_eq!(file_names(&dataset.join("_dlt_loads")).len(), 1);
     assert!(file_names(&project.data_dir().join("pipelines/p/traces")).is_empty());
 }
+
+/// A kill between the trace package commit and its marker leaves the trace
+/// file and a pending marker behind; the next store must not load it again.
+#[test]
+fn interrupted_trace_store_loads_trace_once() {
+    let project = traced_project(0, "transient", "      store_trace_info: true\n");
+    assert_success(&project.dlt(&["pipeline", "p", "run"]));
+    let working_dir = project.data_dir().join("pipelines").join("p");
+    let last: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(working_dir.join("last_trace.json")).unwrap()).unwrap();
+    let transaction_id = last["transaction_id"].as_str().unwrap().to_owned();
+    let file_name = format!("{transaction_id}_attempt_1_trace.json");
+    fs::copy(working_dir.join("last_trace.json"), working_dir.join("traces").join(&file_name)).unwrap();
+    let marker = serde_json::json!({"load_id": "pending", "files": [file_name], "pending_since": 0.0});
+    fs::write(working_dir.join("traces").join(".package_pending.json"), marker.to_string()).unwrap();
+
+    assert_success(&project.dlt(&["pipeline", "p", "run"]));
+
+    let connection = project.duckdb("warehouse.duckdb");
+    let rows = strings(&connection, "SELECT transaction_id FROM _trace_ds.p_trace");
+    let distinct: std::collections::BTreeSet<&String> = rows.iter().collect();
+    assert_eq!(rows.len(), distinct.len(), "a trace was stored twice: {rows:?}");
+    assert!(!working_dir.join("traces").join(&file_name).exists(), "the claimed trace file is deleted");
+}

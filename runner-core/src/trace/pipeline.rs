@@ -6,6 +6,7 @@
 //! are loaded before the traces, so a user pipeline that also receives other
 //! data loses nothing.
 
+use super::store::PENDING_MARKER_LOAD_ID;
 use super::store::TraceStore;
 use crate::extract::{Resource, Source};
 use crate::{Pipeline, Result};
@@ -96,18 +97,66 @@ fn load_traces(pipeline: &mut Pipeline, store: &TraceStore, table: &str) -> Resu
     let rows: Vec<_> = traces.into_iter().map(|trace| trace.row).collect();
     tracing::info!(files = files.len(), table, "loading stored traces");
 
+    // The pending marker covers a kill between the package commit inside
+    // `extract` and the package's own marker: the next store finds the
+    // package by its load id and does not extract the files again.
+    store.write_pending_marker(&files)?;
     let source = Source::new(table, vec![Resource::from_rows(table, rows)]);
     let Some(load_id) = pipeline.extract(source)? else {
+        let pending = store.markers()?.into_iter().find(|marker| marker.load_id == PENDING_MARKER_LOAD_ID);
+        if let Some(pending) = pending {
+            store.release_marker(&pending)?;
+        }
         return Ok(stored);
     };
-    // TODO: a kill between the package commit inside `extract` and this marker
-    // loads the same trace files again on the next store (duplicate trace rows).
-    store.write_marker(&load_id, &files)?;
+    let pending = store.markers()?.into_iter().find(|marker| marker.load_id == PENDING_MARKER_LOAD_ID);
+    match pending {
+        Some(pending) => store.claim_pending_marker(&pending, &load_id)?,
+        None => store.write_marker(&load_id, &files)?,
+    }
     pipeline.normalize()?;
     pipeline.load()?;
 
     stored.files += settle_markers(pipeline, store)?.files;
     Ok(stored)
+}
+
+/// Resolves a pending marker left by a kill during extraction: the trace
+/// package committed after the marker was written, if any, is the one that
+/// holds its files; without such a package the files load again.
+fn claim_pending_marker(pipeline: &Pipeline, store: &TraceStore) -> Result<()> {
+    let markers = store.markers()?;
+    let Some(pending) = markers.iter().find(|marker| marker.load_id == PENDING_MARKER_LOAD_ID) else {
+        return Ok(());
+    };
+    let since = pending.pending_since.unwrap_or(f64::INFINITY);
+    let claimed: Vec<&str> = markers
+        .iter()
+        .filter(|marker| marker.load_id != PENDING_MARKER_LOAD_ID)
+        .map(|marker| marker.load_id.as_str())
+        .collect();
+
+    let mut candidates = Vec::new();
+    for stage in ["load/loaded", "load/normalized", "normalize/extracted"] {
+        let folder = pipeline.working_dir().join(stage);
+        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+        for entry in entries.flatten() {
+            let load_id = entry.file_name().to_string_lossy().into_owned();
+            let newer = load_id.parse::<f64>().is_ok_and(|seconds| seconds >= since);
+            if newer && !claimed.contains(&load_id.as_str()) {
+                candidates.push(load_id);
+            }
+        }
+    }
+    candidates.sort();
+
+    match candidates.first() {
+        Some(load_id) => {
+            tracing::info!(load_id = %load_id, "trace package found for files extracted before an interruption");
+            store.claim_pending_marker(pending, load_id)
+        }
+        None => store.release_marker(pending),
+    }
 }
 
 /// Deletes the trace files of committed packages. A marker whose package is
@@ -116,6 +165,8 @@ fn load_traces(pipeline: &mut Pipeline, store: &TraceStore, table: &str) -> Resu
 fn settle_markers(pipeline: &Pipeline, store: &TraceStore) -> Result<StoredTraces> {
     let loaded = pipeline.working_dir().join("load").join("loaded");
     let mut stored = StoredTraces::default();
+
+    claim_pending_marker(pipeline, store)?;
 
     for marker in store.markers()? {
         if loaded.join(&marker.load_id).is_dir() {

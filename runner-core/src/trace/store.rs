@@ -35,12 +35,20 @@ pub struct TraceFile {
     pub row: Value,
 }
 
+/// Load id of the marker written before extraction, while the package's
+/// own load id is not known yet.
+pub const PENDING_MARKER_LOAD_ID: &str = "pending";
+
 /// Trace files of extracted but possibly unloaded packages.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PackageMarker {
     pub load_id: String,
     /// File names inside `traces/`.
     pub files: Vec<String>,
+    /// Unix time in seconds when extraction started; set on the pending
+    /// marker only. The package it produced has a load id at least this large.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_since: Option<f64>,
 }
 
 /// The trace files of one pipeline.
@@ -133,9 +141,40 @@ impl TraceStore {
         let marker = PackageMarker {
             load_id: load_id.to_owned(),
             files: files.iter().filter_map(|path| file_name(path)).collect(),
+            pending_since: None,
         };
-        let text = serde_json::to_vec_pretty(&marker).map_err(|e| Error::Internal(format!("cannot serialize a package marker: {e}")))?;
-        write_atomic(&self.marker_path(load_id), &text)
+        self.save_marker(&marker)
+    }
+
+    /// Records `files` before they are extracted, so that a kill between the
+    /// package commit and [`Self::write_marker`] cannot extract them twice.
+    pub fn write_pending_marker(&self, files: &[PathBuf]) -> Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs_f64())
+            .unwrap_or(0.0);
+        let marker = PackageMarker {
+            load_id: PENDING_MARKER_LOAD_ID.to_owned(),
+            files: files.iter().filter_map(|path| file_name(path)).collect(),
+            pending_since: Some(now),
+        };
+        self.save_marker(&marker)
+    }
+
+    /// Moves the pending marker's files to the marker of package `load_id`.
+    pub fn claim_pending_marker(&self, pending: &PackageMarker, load_id: &str) -> Result<()> {
+        let claimed = PackageMarker {
+            load_id: load_id.to_owned(),
+            files: pending.files.clone(),
+            pending_since: None,
+        };
+        self.save_marker(&claimed)?;
+        self.release_marker(pending)
+    }
+
+    fn save_marker(&self, marker: &PackageMarker) -> Result<()> {
+        let text = serde_json::to_vec_pretty(marker).map_err(|e| Error::Internal(format!("cannot serialize a package marker: {e}")))?;
+        write_atomic(&self.marker_path(&marker.load_id), &text)
     }
 
     /// Returns every package marker.
