@@ -97,7 +97,7 @@ impl FfiDestination for FfiAdapter {
 
 #[doc(hidden)]
 pub fn ffi_info<F: DestinationFactory>() -> RString {
-    // An empty string tells the host that the plugin could not describe itself.
+    // An empty string shows the host that the plugin could not describe itself.
     guard("info", || encode("plugin info", &F::info())).unwrap_or_default()
 }
 

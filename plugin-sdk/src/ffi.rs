@@ -84,7 +84,7 @@ impl RootModule for DestinationModule_Ref {
     const VERSION_STRINGS: VersionStrings = package_version_strings!();
 }
 
-/// What a retry policy decided after a failed attempt.
+/// A retry policy's decision after a failed attempt.
 #[repr(C)]
 #[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FfiRetryDecision {

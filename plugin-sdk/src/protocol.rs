@@ -18,7 +18,7 @@ pub struct PluginInfo {
     pub description: String,
 }
 
-/// What a destination can do; the runner plans load packages from it.
+/// A destination's capabilities, from which the runner plans load packages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DestinationCapabilities {
     /// Load file format the runner should write, such as `parquet`.
@@ -131,7 +131,7 @@ pub struct LoadRequest {
     pub jobs: Vec<LoadJob>,
 }
 
-/// What a destination reports back after a package committed.
+/// A destination's report after a package committed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadReport {
     /// False when the package had been committed by an earlier attempt.

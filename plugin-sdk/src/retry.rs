@@ -10,7 +10,7 @@ use crate::panic_guard::guard;
 use crate::protocol::PluginInfo;
 use crate::{ErrorCategory, PluginError};
 
-/// What happens after a failed attempt.
+/// A policy's decision after a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryDecision {
     /// Give up and report the last error.

@@ -37,7 +37,7 @@ impl std::fmt::Display for Step {
 /// An engine error.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Invalid or missing configuration; the message says which key and how to fix it.
+    /// Invalid or missing configuration. The message names the key and the fix.
     #[error("{message}")]
     Config { message: String },
 
@@ -196,7 +196,7 @@ impl Error {
         own
     }
 
-    /// The category of this error alone, without its causes.
+    /// Returns the category of this error alone, without its causes.
     pub(crate) fn own_category(&self) -> ErrorCategory {
         match self {
             Error::Config { .. } => ErrorCategory::Config,
@@ -245,8 +245,8 @@ impl Error {
     }
 }
 
-/// Marks an error as terminal. A resource that wraps its error in this type
-/// tells the runner that retrying cannot help.
+/// Marks an error as terminal. A resource wraps its error in this type to
+/// show the runner that retrying cannot help.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct TerminalError {

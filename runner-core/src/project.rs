@@ -24,7 +24,7 @@ use crate::{Error, Pipeline, PipelineOptions, Result};
 pub struct OpenOptions {
     /// Folder of working directories; see [`default_pipelines_dir`].
     pub pipelines_dir: Option<PathBuf>,
-    /// Where plugin libraries are searched; the standard order when `None`.
+    /// Plugin search folders; the standard order when `None`.
     pub plugin_search: Option<PluginSearch>,
 }
 
@@ -131,7 +131,7 @@ fn trace_sink(project: &Project, resolved: &ResolvedPipeline, search: &PluginSea
     Ok(Some(TraceSink::with_factory(&resolved.name, Box::new(open))))
 }
 
-/// The `_runner` object added to every plugin's configuration.
+/// Builds the `_runner` object added to every plugin's configuration.
 fn runner_context(resolved: &ResolvedPipeline, working_dir: &Path) -> Value {
     json!({
         "pipeline_name": resolved.name,

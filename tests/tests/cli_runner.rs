@@ -7,7 +7,7 @@ use std::fs;
 
 use common::{TestProject, assert_success, count_rows, plugin_file, stderr, stdout};
 
-/// A project whose destination fails its first `fail_loads` loads.
+/// Creates a project whose destination fails its first `fail_loads` loads.
 fn project(fail_loads: u64, category: &str, run_config: &str) -> TestProject {
     let project = TestProject::new("");
     let yml = format!(

@@ -40,7 +40,7 @@ impl Setup {
         self.folder.path().join("calls.txt")
     }
 
-    /// A pipeline whose destination fails the first `fail_loads` loads.
+    /// Opens a pipeline whose destination fails the first `fail_loads` loads.
     fn pipeline(&self, fail_loads: u64, category: &str) -> Pipeline {
         let library = load_destination_library(&plugin_file("destination_faulty")).unwrap();
         let mut config = duckdb_config(&self.database(), PIPELINE, self.folder.path());
@@ -392,7 +392,7 @@ fn events(ids: std::ops::RangeInclusive<i64>) -> impl FnMut() -> runner_core::Re
 }
 
 #[test]
-fn clean_folder_run_restores_cursor_and_loads_new_rows() {
+fn clean_folder_run_restores_cursor() {
     let setup = Setup::new();
     let mut runner = Runner::new(setup.pipeline(0, "transient"), RunnerOptions::default());
     runner.run_blocking(events(1..=3)).unwrap();

@@ -115,17 +115,22 @@ impl S3Server {
         format!("s3://{}/{test}-{}-{nanos}", self.bucket, std::process::id())
     }
 
+    /// Returns the `credentials` mapping that both dlt.yml and Python dlt accept.
+    pub fn credentials(&self) -> Value {
+        json!({
+            "aws_access_key_id": self.access_key,
+            "aws_secret_access_key": self.secret_key,
+            "endpoint_url": self.endpoint,
+            "region_name": "us-east-1",
+        })
+    }
+
     /// Returns a destination entry for a fresh prefix named after `test`.
     pub fn config(&self, test: &str) -> Value {
         json!({
             "type": "filesystem",
             "bucket_url": self.bucket_url(test),
-            "credentials": {
-                "aws_access_key_id": self.access_key,
-                "aws_secret_access_key": self.secret_key,
-                "endpoint_url": self.endpoint,
-                "region_name": "us-east-1",
-            },
+            "credentials": self.credentials(),
         })
     }
 }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::schema::SchemaContract;
 use crate::{Error, Result};
 
-/// How rows of a load are written into their table.
+/// The rule by which rows of a load are written into their table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum WriteDisposition {
     /// Add the rows to the table.
@@ -86,7 +86,7 @@ impl fmt::Display for MergeStrategy {
     }
 }
 
-/// Where a resource sends its items during extraction.
+/// The receiver of a resource's items during extraction.
 pub(crate) trait ItemSink {
     fn push_row(&mut self, row: Value) -> Result<()>;
     fn push_batch(&mut self, batch: RecordBatch) -> Result<()>;

@@ -13,10 +13,10 @@ use crate::load_id::new_file_id;
 use crate::storage::JobFileName;
 use crate::{Error, Result};
 
-/// Rows a buffered JSON Lines writer holds before it flushes, in bytes.
+/// Buffer size of a JSON Lines writer, in bytes.
 const JSONL_BUFFER_BYTES: usize = 1 << 20;
 
-/// What extraction wrote for one root table.
+/// The files and rows extraction wrote for one root table.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ExtractedTable {
     pub table_name: String,

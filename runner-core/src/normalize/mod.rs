@@ -56,7 +56,7 @@ pub struct JobFile {
     pub row_count: u64,
 }
 
-/// What a normalize run produced.
+/// The jobs and schema updates a normalize run produced.
 #[derive(Debug, Clone)]
 pub struct NormalizeOutput {
     pub jobs: Vec<JobFile>,

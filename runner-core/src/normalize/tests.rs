@@ -437,7 +437,8 @@ fn new_column_after_flush_rotates_file() {
     let files: Vec<_> = output.jobs.iter().filter(|job| job.table_name == "users").collect();
     assert_eq!(files.len(), 2);
     assert_eq!((files[0].row_count, files[1].row_count), (1, 1));
-    assert!(files[0].file_name.starts_with("users.") && files[0].file_name.ends_with(".0.parquet"));
+    assert!(files[0].file_name.starts_with("users."));
+    assert!(files[0].file_name.ends_with(".0.parquet"));
 }
 
 #[test]

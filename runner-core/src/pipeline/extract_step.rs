@@ -205,7 +205,7 @@ fn apply_resource_hints(schema: &mut Schema, table_name: &str, resource: &Resour
     }
 }
 
-/// A column created from a resource hint before any data gave it a type.
+/// Creates a column from a resource hint, before any data gives it a type.
 fn hinted_column(name: &str) -> Column {
     let mut column = Column::new(name, crate::schema::DataType::Text);
     column.data_type = None;
@@ -273,7 +273,7 @@ fn write_state_row(pipeline: &Pipeline, package: &LoadPackage, schema: &mut Sche
     Ok(())
 }
 
-/// The package state document: when the package was created.
+/// Builds the package state document, which records when the package was created.
 fn package_state(load_id: &str) -> Value {
     let seconds: f64 = load_id.parse().unwrap_or(0.0);
     let created_at = chrono::DateTime::from_timestamp_micros((seconds * 1e6) as i64).unwrap_or_else(Utc::now);

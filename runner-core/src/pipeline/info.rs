@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-/// What happened to one load package.
+/// The outcome of one load package.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageInfo {
     pub load_id: String,
@@ -21,7 +21,7 @@ impl PackageInfo {
     }
 }
 
-/// What a pipeline run loaded.
+/// The packages a pipeline run loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadInfo {
     pub pipeline_name: String,

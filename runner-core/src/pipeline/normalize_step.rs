@@ -65,7 +65,7 @@ pub(super) fn normalize_package(pipeline: &mut Pipeline, extracted: LoadPackage)
     Ok(())
 }
 
-/// The live schema if one exists, else the one the package was extracted with.
+/// Returns the live schema if one exists, else the one the package was extracted with.
 fn current_schema(pipeline: &Pipeline, package: &LoadPackage) -> Result<Schema> {
     let package_schema = package.read_schema()?;
     let live_path = pipeline.working_dir.schema_path(&package_schema.name);

@@ -1,6 +1,6 @@
 //! Sync: restore the pipeline state and schemas from the destination.
 //!
-//! The destination holds the state of the newest completed load (the
+//! The destination stores the state of the newest completed load (the
 //! `_dlt_pipeline_state` row whose load is in `_dlt_loads`). When it is at
 //! least as new as the local state and differs from it, it replaces the local
 //! state, as dlt's `sync_destination` does, and the schemas it names are
@@ -15,7 +15,7 @@ use crate::schema::Schema;
 use crate::state::PipelineState;
 use crate::{Error, Result};
 
-/// What a sync changed.
+/// The result of a sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncOutcome {
     /// The destination has no state for this pipeline.
@@ -44,7 +44,7 @@ pub(super) fn sync_from_destination(pipeline: &mut Pipeline) -> Result<SyncOutco
             source,
         })?;
     let Some(stored) = stored else {
-        tracing::debug!("the destination holds no state for this pipeline");
+        tracing::debug!("the destination has no stored state for this pipeline");
         return Ok(SyncOutcome::NothingStored);
     };
 

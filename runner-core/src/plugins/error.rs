@@ -44,7 +44,7 @@ pub enum PluginLoadError {
     #[error("plugin library `{}` failed to initialize: {message}", path.display())]
     Init { path: PathBuf, message: String },
 
-    /// The library answered with a malformed description of itself.
+    /// The library returned a malformed description of itself.
     #[error("plugin library `{}` returned invalid {what}: {message}", path.display())]
     InvalidInfo {
         path: PathBuf,

@@ -42,7 +42,7 @@ extern "C" fn forward_plugin_log(level: LogLevel, target: RStr<'_>, message: RSt
     }
 }
 
-/// The services handed to every plugin the runner opens.
+/// Returns the services handed to every plugin the runner opens.
 pub fn host_services() -> HostServices {
     let max_level = match tracing::level_filters::LevelFilter::current() {
         filter if filter >= tracing::level_filters::LevelFilter::TRACE => LogLevel::Trace,

@@ -270,7 +270,7 @@ impl Runner {
     pub async fn finalize(&mut self) -> Result<Option<LoadInfo>> {
         if self.options_lock()?.run_from_clean_folder {
             return Err(Error::config(
-                "finalize cannot be combined with run_from_clean_folder: a clean-folder run deletes the working directory that holds the pending data; turn run_from_clean_folder off to finalize",
+                "finalize cannot be combined with run_from_clean_folder: a clean-folder run deletes the working directory that contains the pending data; turn run_from_clean_folder off to finalize",
             ));
         }
         self.trace_warnings.clear();

@@ -48,13 +48,13 @@ impl JobFileName {
         })
     }
 
-    /// The job id: the file name without the retry count.
+    /// Returns the job id: the file name without the retry count.
     pub fn job_id(&self) -> String {
         let suffix = if self.compressed { ".gz" } else { "" };
         format!("{}.{}.{}{}", self.table_name, self.file_id, self.extension, suffix)
     }
 
-    /// The same job with its retry count incremented, as dlt renames a job
+    /// Returns the same job with its retry count incremented, as dlt renames a job
     /// that goes back to `new_jobs` after a failed attempt.
     pub fn next_retry(&self) -> Self {
         JobFileName {

@@ -65,7 +65,7 @@ impl WorkingDir {
         self.root.join("traces")
     }
 
-    /// The folder that holds committed packages of `stage`.
+    /// Returns the folder of committed packages of `stage`.
     pub fn stage_dir(&self, stage: PackageStage) -> PathBuf {
         match stage {
             PackageStage::Extracted => self.root.join("normalize").join("extracted"),
@@ -84,7 +84,7 @@ impl WorkingDir {
         Ok(path)
     }
 
-    /// The scratch folder of a package being normalized: `load/new/<load_id>`.
+    /// Returns the scratch folder of a package being normalized: `load/new/<load_id>`.
     pub fn normalize_scratch(&self, load_id: &str) -> PathBuf {
         self.root.join("load").join("new").join(load_id)
     }

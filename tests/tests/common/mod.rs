@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+// The filesystem destination's tests own the SeaweedFS helper; test crates
+// cannot depend on each other, so the file is included from there.
+#[path = "../../../destination-filesystem/tests/common/s3.rs"]
 pub mod s3;
 
 use std::fs;
@@ -12,12 +15,12 @@ use std::process::{Command, Output};
 use serde_json::json;
 use tempfile::TempDir;
 
-/// The repository root.
+/// Returns the repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// The cargo profile folder (`target/debug`) of the running test binary,
+/// Returns the cargo profile folder (`target/debug`) of the running test binary,
 /// where `cargo build --workspace --all-targets` puts `dlt` and the plugins.
 pub fn profile_dir() -> PathBuf {
     let executable = std::env::current_exe().unwrap();
@@ -118,7 +121,7 @@ pub fn count_rows(connection: &duckdb::Connection, table: &str) -> i64 {
         .unwrap()
 }
 
-/// The JSON configuration a linked DuckDB destination gets from `dlt.yml`.
+/// Builds the JSON configuration a linked DuckDB destination gets from `dlt.yml`.
 pub fn duckdb_config(database: &Path, pipeline_name: &str, folder: &Path) -> serde_json::Value {
     json!({
         "type": "duckdb",
