@@ -24,6 +24,27 @@ pub struct DuckDbConfig {
     /// Path of the database file. It is created on first use, but its folder
     /// must exist.
     pub database: PathBuf,
+    /// DuckDB settings applied to every connection, in order, as dlt's
+    /// `credentials.global_config` (`SET GLOBAL`) and `credentials.local_config`
+    /// (`SET SESSION`) apply them; for example `memory_limit` or `threads`.
+    pub settings: Vec<DuckDbSetting>,
+}
+
+/// One DuckDB setting: `SET <scope> <name> = <value>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuckDbSetting {
+    pub scope: SettingScope,
+    /// Setting name, letters, digits and `_` only.
+    pub name: String,
+    /// Value as SQL literal text.
+    pub value: String,
+}
+
+/// Where a setting applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingScope {
+    Global,
+    Session,
 }
 
 impl DuckDbConfig {
@@ -31,7 +52,15 @@ impl DuckDbConfig {
     pub fn new(database: impl Into<PathBuf>) -> Self {
         DuckDbConfig {
             database: database.into(),
+            settings: Vec::new(),
         }
+    }
+
+    /// Adds a setting applied to every connection; `value` is a number,
+    /// boolean or string (quoted for SQL here).
+    pub fn with_setting(mut self, scope: SettingScope, name: &str, value: &Value) -> Result<Self, PluginError> {
+        self.settings.push(parse_setting(scope, name, value)?);
+        Ok(self)
     }
 
     /// Parses a `dlt.yml` destination entry given as JSON.
@@ -79,10 +108,56 @@ impl DuckDbConfig {
         }
 
         let runner = parse_runner_context(entries.get("_runner"))?;
-        let database = parse_credentials(entries.get("credentials"))?;
+        let credentials = entries.get("credentials");
+        let database = parse_credentials(credentials)?;
         let path = resolve_database_path(database.as_deref(), runner.as_ref())?;
-        Ok(DuckDbConfig::new(path))
+        let mut config = DuckDbConfig::new(path);
+        for (key, scope) in SETTING_KEYS {
+            let Some(settings) = credentials.and_then(|c| c.get(key)) else {
+                continue;
+            };
+            let Some(settings) = settings.as_object() else {
+                return Err(PluginError::config(format!(
+                    "`credentials.{key}` must be a mapping of DuckDB settings such as {{memory_limit: 1GB}}, got {}",
+                    json_type_name(settings)
+                )));
+            };
+            for (name, value) in settings {
+                config = config.with_setting(scope, name, value)?;
+            }
+        }
+        Ok(config)
     }
+}
+
+/// `credentials` keys holding DuckDB settings, with their scope, as dlt names them.
+const SETTING_KEYS: [(&str, SettingScope); 2] =
+    [("global_config", SettingScope::Global), ("local_config", SettingScope::Session)];
+
+/// Checks a setting's name and renders its value as an SQL literal.
+fn parse_setting(scope: SettingScope, name: &str, value: &Value) -> Result<DuckDbSetting, PluginError> {
+    let valid_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_name {
+        return Err(PluginError::config(format!(
+            "DuckDB setting name `{name}` is not valid: use letters, digits and `_`, as in memory_limit"
+        )));
+    }
+    let literal = match value {
+        Value::Bool(flag) => flag.to_string(),
+        Value::Number(number) => number.to_string(),
+        Value::String(text) => format!("'{}'", text.replace('\'', "''")),
+        other => {
+            return Err(PluginError::config(format!(
+                "DuckDB setting `{name}` must be a string, number or boolean, got {}",
+                json_type_name(other)
+            )));
+        }
+    };
+    Ok(DuckDbSetting {
+        scope,
+        name: name.to_owned(),
+        value: literal,
+    })
 }
 
 fn parse_runner_context(value: Option<&Value>) -> Result<Option<RunnerContext>, PluginError> {
@@ -104,10 +179,12 @@ fn parse_credentials(value: Option<&Value>) -> Result<Option<String>, PluginErro
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(path)) => Ok(Some(path.clone())),
         Some(Value::Object(fields)) => {
-            if let Some(unknown) = fields.keys().find(|key| key.as_str() != "database") {
+            let accepted = ["database", "global_config", "local_config"];
+            if let Some(unknown) = fields.keys().find(|key| !accepted.contains(&key.as_str())) {
                 return Err(PluginError::config(format!(
                     "unknown key `credentials.{unknown}` in the duckdb destination configuration. \
-                     The only accepted key is `database`"
+                     Accepted keys are {}",
+                    accepted.join(", ")
                 )));
             }
             match fields.get("database") {
@@ -186,6 +263,40 @@ mod tests {
         DuckDbConfig::from_json(&config)
             .expect("valid configuration")
             .database
+    }
+
+    #[test]
+    fn settings_become_sql_literals_in_order() {
+        let config = DuckDbConfig::from_json(&json!({
+            "credentials": {
+                "database": "/db/w.duckdb",
+                "global_config": {"memory_limit": "256MB", "threads": 2},
+                "local_config": {"preserve_insertion_order": false}
+            }
+        }))
+        .expect("valid configuration");
+        let rendered: Vec<_> = config
+            .settings
+            .iter()
+            .map(|s| (s.scope, s.name.as_str(), s.value.as_str()))
+            .collect();
+        assert_eq!(
+            rendered,
+            [
+                (SettingScope::Global, "memory_limit", "'256MB'"),
+                (SettingScope::Global, "threads", "2"),
+                (SettingScope::Session, "preserve_insertion_order", "false"),
+            ]
+        );
+    }
+
+    #[test]
+    fn setting_name_with_sql_rejected() {
+        let error = DuckDbConfig::from_json(&json!({
+            "credentials": {"database": "/db/w.duckdb", "global_config": {"threads = 1; DROP TABLE x": 1}}
+        }))
+        .unwrap_err();
+        assert!(error.message.contains("is not valid"), "{}", error.message);
     }
 
     #[test]

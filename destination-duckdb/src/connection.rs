@@ -5,6 +5,7 @@ use std::path::Path;
 use duckdb::{Connection, Params, params};
 use plugin_sdk::PluginError;
 
+use crate::config::{DuckDbConfig, DuckDbSetting, SettingScope};
 use crate::error::{database_error, open_error};
 use crate::sql::TypeOptions;
 
@@ -13,7 +14,8 @@ use crate::sql::TypeOptions;
 ///
 /// Returns a `Config` error when the file's folder does not exist or the path
 /// is a folder, and a `Transient` error when another process has the file open.
-pub(crate) fn connect(database: &Path) -> Result<Connection, PluginError> {
+pub(crate) fn connect(config: &DuckDbConfig) -> Result<Connection, PluginError> {
+    let database = config.database.as_path();
     check_database_path(database)?;
 
     tracing::debug!(database = %database.display(), "opening DuckDB database");
@@ -27,7 +29,28 @@ pub(crate) fn connect(database: &Path) -> Result<Connection, PluginError> {
         tracing::debug!(%error, "DuckDB build cannot set the session time zone, so it uses UTC as builds without ICU do");
     }
 
+    for setting in &config.settings {
+        apply_setting(&connection, setting)?;
+    }
     Ok(connection)
+}
+
+fn apply_setting(connection: &Connection, setting: &DuckDbSetting) -> Result<(), PluginError> {
+    let (scope, key) = match setting.scope {
+        SettingScope::Global => ("GLOBAL", "global_config"),
+        SettingScope::Session => ("SESSION", "local_config"),
+    };
+    // Values stay out of logs and messages: a setting such as
+    // s3_secret_access_key holds a secret.
+    let statement = format!("SET {scope} {} = {}", setting.name, setting.value);
+    tracing::debug!(setting = %setting.name, scope, "applying DuckDB setting");
+    connection.execute_batch(&statement).map_err(|error| {
+        let reason = error.to_string().replace(&setting.value, "<value>");
+        PluginError::config(format!(
+            "DuckDB rejected setting `credentials.{key}.{}`: {reason}. Fix or remove the setting",
+            setting.name
+        ))
+    })
 }
 
 fn check_database_path(database: &Path) -> Result<(), PluginError> {

@@ -46,13 +46,13 @@ impl DuckDbDestination {
             tracing::debug!(database = %self.config.database.display(), "DuckDB database does not exist yet");
             return Ok(None);
         }
-        connect(&self.config.database).map(Some)
+        connect(&self.config).map(Some)
     }
 }
 
 impl Destination for DuckDbDestination {
     fn load_package(&mut self, request: &LoadRequest) -> Result<LoadReport, PluginError> {
-        let mut connection = connect(&self.config.database)?;
+        let mut connection = connect(&self.config)?;
         load::load_package(&mut connection, request).inspect_err(|error| {
             tracing::warn!(
                 load_id = %request.load_id,

@@ -49,6 +49,6 @@ mod merge;
 mod restore;
 pub mod sql;
 
-pub use config::DuckDbConfig;
+pub use config::{DuckDbConfig, DuckDbSetting, SettingScope};
 pub use destination::{DuckDbDestination, DuckDbDestinationFactory};
 

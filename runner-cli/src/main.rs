@@ -13,6 +13,13 @@ use clap::{Parser, Subcommand};
 
 use exit::EXIT_CODES_HELP;
 
+// Normalize allocates and frees small strings and trees for every row;
+// mimalloc does that in about half the instructions of glibc's malloc.
+// Plugins keep their own allocator: abi_stable types free memory in the
+// library that allocated it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Runs the pipelines of a dlt.yml project: extract, normalize and load into
 /// a destination such as DuckDB.
 #[derive(Debug, Parser)]

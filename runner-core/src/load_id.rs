@@ -8,10 +8,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::engine::general_purpose::STANDARD_NO_PAD;
 use rand::RngCore;
-use sha3::Shake128;
-use sha3::digest::{ExtendableOutput, Update, XofReader};
 
 /// Number of bytes in a row id (`_dlt_id`): 14 base64 characters.
 const ROW_ID_BYTES: usize = 10;
@@ -68,10 +66,7 @@ pub fn new_row_id() -> String {
 /// Computes the deterministic `_dlt_id` of a nested row: SHAKE-128 over
 /// `"<parent_id>_<table>_<index>"`, 10 bytes, base64 without padding.
 pub fn nested_row_id(parent_id: &str, table: &str, index: usize) -> String {
-    shake_base64(
-        format!("{parent_id}_{table}_{index}").as_bytes(),
-        ROW_ID_BYTES,
-    )
+    shake_base64(format!("{parent_id}_{table}_{index}").as_bytes())
 }
 
 /// Computes the root `_dlt_id` used by the `upsert`, `insert-only` and `cdc`
@@ -81,15 +76,54 @@ pub fn nested_row_id(parent_id: &str, table: &str, index: usize) -> String {
 /// `key_json` must be the compact JSON of `{key column: value}` with sorted
 /// keys, as dlt writes it (`{"id":1}` gives `z5jIxXIbUnmbKw`).
 pub fn key_hash_row_id(key_json: &str) -> String {
-    shake_base64(key_json.as_bytes(), ROW_ID_BYTES)
+    shake_base64(key_json.as_bytes())
 }
 
-fn shake_base64(input: &[u8], length: usize) -> String {
-    let mut hasher = Shake128::default();
-    hasher.update(input);
-    let mut digest = vec![0u8; length];
-    hasher.finalize_xof().read(&mut digest);
-    STANDARD.encode(digest).trim_end_matches('=').to_owned()
+fn shake_base64(input: &[u8]) -> String {
+    STANDARD_NO_PAD.encode(shake128::<ROW_ID_BYTES>(input))
+}
+
+/// Bytes SHAKE-128 absorbs per Keccak-f\[1600\] permutation.
+const SHAKE128_RATE: usize = 168;
+
+/// Returns the first `N` bytes (`N` at most 168) of SHAKE-128 over `input`.
+///
+/// Every nested row needs one of these, so it is written out rather than
+/// taken from the sha3 crate: its reader permutes the state once more before
+/// handing out the first block, which doubled the cost of a row id.
+fn shake128<const N: usize>(input: &[u8]) -> [u8; N] {
+    const { assert!(N <= SHAKE128_RATE) };
+    let mut state = [0u64; 25];
+
+    let mut blocks = input.chunks_exact(SHAKE128_RATE);
+    for block in &mut blocks {
+        absorb(&mut state, block);
+        keccak::f1600(&mut state);
+    }
+
+    // SHAKE's domain bits 1111 and the pad10*1 rule close the last block.
+    let rest = blocks.remainder();
+    let mut last = [0u8; SHAKE128_RATE];
+    last[..rest.len()].copy_from_slice(rest);
+    last[rest.len()] ^= 0x1f;
+    last[SHAKE128_RATE - 1] ^= 0x80;
+    absorb(&mut state, &last);
+    keccak::f1600(&mut state);
+
+    let mut output = [0u8; N];
+    for (index, byte) in output.iter_mut().enumerate() {
+        *byte = (state[index / 8] >> (8 * (index % 8))) as u8;
+    }
+    output
+}
+
+/// XORs one block of little-endian lanes into the state.
+fn absorb(state: &mut [u64; 25], block: &[u8]) {
+    for (lane, bytes) in state.iter_mut().zip(block.chunks_exact(8)) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(bytes);
+        *lane ^= u64::from_le_bytes(word);
+    }
 }
 
 /// Returns the current Unix time in seconds, computed from nanoseconds as
@@ -119,6 +153,21 @@ fn next_up(value: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shake128_matches_sha3_crate_at_block_edges() {
+        use sha3::digest::{ExtendableOutput, Update, XofReader};
+
+        for length in [0, 1, 7, 8, 135, 166, 167, 168, 169, 335, 336, 337, 1000] {
+            let input: Vec<u8> = (0..length).map(|i| (i * 31 % 251) as u8).collect();
+            let mut reference = sha3::Shake128::default();
+            reference.update(&input);
+            let mut expected = [0u8; 32];
+            reference.finalize_xof().read(&mut expected);
+
+            assert_eq!(shake128::<32>(&input), expected, "input of {length} bytes");
+        }
+    }
 
     #[test]
     fn python_float_integral() {

@@ -79,9 +79,12 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
     source()?;
     let destination = open_destination(&resolved, &search, &working_dir)?;
 
-    let pipeline_options = PipelineOptions::new(&resolved.name)
+    let mut pipeline_options = PipelineOptions::new(&resolved.name)
         .with_pipelines_dir(pipelines_dir)
         .with_dataset_name(&resolved.dataset_name);
+    if let Some(workers) = normalize_workers_from_env()? {
+        pipeline_options = pipeline_options.with_normalize_workers(workers);
+    }
     let pipeline = Pipeline::new(pipeline_options, destination)?;
 
     Ok(OpenedPipeline {
@@ -91,6 +94,22 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
         resolved,
         trace_sink,
     })
+}
+
+/// Environment variable of dlt's normalize worker count.
+const NORMALIZE_WORKERS_ENV: &str = "NORMALIZE__WORKERS";
+
+/// Reads dlt's `NORMALIZE__WORKERS` setting, if set.
+fn normalize_workers_from_env() -> Result<Option<usize>> {
+    let Ok(text) = std::env::var(NORMALIZE_WORKERS_ENV) else {
+        return Ok(None);
+    };
+    match text.trim().parse::<usize>() {
+        Ok(workers) if workers > 0 => Ok(Some(workers)),
+        _ => Err(Error::config(format!(
+            "{NORMALIZE_WORKERS_ENV}=`{text}` is not a positive whole number; set it to the number of threads normalize may use, such as 2, or unset it"
+        ))),
+    }
 }
 
 /// Returns the key paths of the pipeline's destination and source

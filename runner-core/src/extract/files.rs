@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 use super::resource::{ItemProducer, ResourceOutput};
@@ -393,9 +393,14 @@ fn read_jsonl(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
         if text.is_empty() {
             continue;
         }
-        let value: Value =
-            serde_json::from_slice(text).map_err(|e| json_error(path, line_number, &e, Some(text)))?;
-        output.push_row(value)?;
+        if output.takes_json_text() {
+            serde_json::from_slice::<IgnoredAny>(text).map_err(|e| json_error(path, line_number, &e, Some(text)))?;
+            output.push_json_text(text)?;
+        } else {
+            let value: Value =
+                serde_json::from_slice(text).map_err(|e| json_error(path, line_number, &e, Some(text)))?;
+            output.push_row(value)?;
+        }
     }
 }
 

@@ -90,6 +90,19 @@ impl fmt::Display for MergeStrategy {
 pub(crate) trait ItemSink {
     fn push_row(&mut self, row: Value) -> Result<()>;
     fn push_batch(&mut self, batch: RecordBatch) -> Result<()>;
+
+    /// True when the sink stores rows as JSON text without looking at them,
+    /// so a reader may hand over validated JSON text instead of a tree.
+    fn takes_json_text(&self) -> bool {
+        false
+    }
+
+    /// Adds one row given as the text of one valid JSON value. Only called
+    /// when [`ItemSink::takes_json_text`] is true.
+    fn push_json_text(&mut self, text: &[u8]) -> Result<()> {
+        let row = serde_json::from_slice(text).map_err(|e| Error::Internal(format!("validated JSON did not parse: {e}")))?;
+        self.push_row(row)
+    }
 }
 
 /// What a producing resource writes to: its items and its state.
@@ -102,6 +115,19 @@ impl ResourceOutput<'_> {
     /// Adds one row. Objects become rows; other values are wrapped as `{"value": v}`.
     pub fn push_row(&mut self, row: Value) -> Result<()> {
         self.sink.push_row(row)
+    }
+
+    /// True when rows may be handed over as JSON text through
+    /// [`ResourceOutput::push_json_text`]: no incremental cursor or other
+    /// filter needs their values.
+    pub(crate) fn takes_json_text(&self) -> bool {
+        self.sink.takes_json_text()
+    }
+
+    /// Adds one row as the text of a JSON value that the caller validated.
+    /// Skipping the tree makes extraction of JSON input about a copy.
+    pub(crate) fn push_json_text(&mut self, text: &[u8]) -> Result<()> {
+        self.sink.push_json_text(text)
     }
 
     /// Adds one Arrow record batch.

@@ -81,6 +81,21 @@ impl<'a> PackageWriter<'a> {
         Ok(self.extracted)
     }
 
+    /// Returns the typed JSON Lines job file, creating it on first use.
+    fn jsonl_file(&mut self) -> Result<&mut JsonlFile> {
+        if self.jsonl.is_none() {
+            let path = self.new_job_path("typed-jsonl");
+            let file = File::create(&path).map_err(|e| Error::io("create", &path, e))?;
+            self.jsonl = Some(JsonlFile {
+                writer: BufWriter::with_capacity(JSONL_BUFFER_BYTES, file),
+                path,
+            });
+        }
+        self.jsonl
+            .as_mut()
+            .ok_or_else(|| Error::Internal("the JSON Lines job file was not opened".to_owned()))
+    }
+
     fn close_parquet(&mut self) -> Result<()> {
         if let Some(file) = self.parquet.take() {
             file.writer.close().map_err(|e| Error::Arrow {
@@ -96,17 +111,25 @@ impl<'a> PackageWriter<'a> {
 
 impl ItemSink for PackageWriter<'_> {
     fn push_row(&mut self, row: Value) -> Result<()> {
-        if self.jsonl.is_none() {
-            let path = self.new_job_path("typed-jsonl");
-            let file = File::create(&path).map_err(|e| Error::io("create", &path, e))?;
-            self.jsonl = Some(JsonlFile {
-                writer: BufWriter::with_capacity(JSONL_BUFFER_BYTES, file),
-                path,
-            });
-        }
-        let Some(file) = self.jsonl.as_mut() else { unreachable!("opened above") };
-
+        let file = self.jsonl_file()?;
         serde_json::to_writer(&mut file.writer, &row).map_err(|e| Error::io("write", &file.path, e.into()))?;
+        file.writer.write_all(b"\n").map_err(|e| Error::io("write", &file.path, e))?;
+
+        self.extracted.rows += 1;
+        (self.progress)(1);
+        Ok(())
+    }
+
+    fn takes_json_text(&self) -> bool {
+        true
+    }
+
+    /// Copies the text as one line. Plain JSON is valid typed JSON with the
+    /// same meaning as the tree serde_json would write back, so the parse and
+    /// the re-serialization are skipped.
+    fn push_json_text(&mut self, text: &[u8]) -> Result<()> {
+        let file = self.jsonl_file()?;
+        file.writer.write_all(text).map_err(|e| Error::io("write", &file.path, e))?;
         file.writer.write_all(b"\n").map_err(|e| Error::io("write", &file.path, e))?;
 
         self.extracted.rows += 1;

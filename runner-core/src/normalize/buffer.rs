@@ -14,7 +14,7 @@ use indexmap::IndexMap;
 
 use super::infer::{Cell, days_since_epoch, split_decimal_parts};
 use crate::Error;
-use crate::schema::{Column, DataType, Table};
+use crate::schema::{Column, DataType, NameMap, Table};
 
 /// Default precision and scale of `decimal` columns without hints.
 pub(crate) const DEFAULT_DECIMAL_PRECISION: u8 = 38;
@@ -109,7 +109,7 @@ pub(crate) struct TableBuffer {
     table_name: String,
     schema: SchemaRef,
     columns: Vec<ColumnBuffer>,
-    index: IndexMap<String, usize>,
+    index: NameMap<usize>,
     rows: usize,
 }
 
@@ -118,7 +118,7 @@ impl TableBuffer {
     pub(crate) fn new(table: &Table) -> Self {
         let schema = arrow_schema_for(table);
         let mut columns = Vec::with_capacity(schema.fields().len());
-        let mut index = IndexMap::with_capacity(schema.fields().len());
+        let mut index = NameMap::with_capacity_and_hasher(schema.fields().len(), Default::default());
 
         let complete = table.columns.values().filter(|column| column.is_complete());
         for (position, (field, column)) in schema.fields().iter().zip(complete).enumerate() {
@@ -167,7 +167,7 @@ impl TableBuffer {
             .zip(std::mem::take(&mut self.columns))
             .collect();
         let mut columns = Vec::with_capacity(schema.fields().len());
-        let mut index = IndexMap::with_capacity(schema.fields().len());
+        let mut index = NameMap::with_capacity_and_hasher(schema.fields().len(), Default::default());
 
         for (position, (field, column)) in schema.fields().iter().zip(complete).enumerate() {
             let buffer = match previous.shift_remove(&column.name) {

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
-use crate::schema::{Schema, SchemaContract, Table};
+use crate::schema::{NameMap, Schema, SchemaContract, Table};
 use contract::DiscardCounts;
 use writer::{OutputLimits, TableOutput};
 
@@ -89,12 +89,12 @@ pub(crate) struct RootContext {
 pub struct Normalizer<'a> {
     schema: &'a mut Schema,
     options: NormalizeOptions,
-    outputs: IndexMap<String, TableOutput>,
+    outputs: NameMap<TableOutput>,
     /// Names of the columns added per table, in the order they were added.
     added_columns: IndexMap<String, Vec<String>>,
     /// Normalized names of raw keys; keys repeat across rows.
-    key_cache: HashMap<String, String>,
-    roots: HashMap<String, RootContext>,
+    key_cache: foldhash::HashMap<String, String>,
+    roots: foldhash::HashMap<String, RootContext>,
     /// Rows and values dropped by `discard_*` schema contracts, per table.
     discarded: IndexMap<String, DiscardCounts>,
     /// Per root table of Arrow batches, its contract and whether it was new
@@ -111,10 +111,10 @@ impl<'a> Normalizer<'a> {
         Normalizer {
             schema,
             options,
-            outputs: IndexMap::new(),
+            outputs: NameMap::default(),
             added_columns: IndexMap::new(),
-            key_cache: HashMap::new(),
-            roots: HashMap::new(),
+            key_cache: foldhash::HashMap::default(),
+            roots: foldhash::HashMap::default(),
             discarded: IndexMap::new(),
             batch_contracts: HashMap::new(),
         }

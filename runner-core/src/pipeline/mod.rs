@@ -63,6 +63,10 @@ pub struct PipelineOptions {
     pub normalize_batch_rows: usize,
     /// Rows after which normalize starts a new load file; unlimited when `None`.
     pub file_max_rows: Option<u64>,
+    /// Threads normalize may keep busy: at 2 or more, JSON rows are parsed
+    /// on a thread of their own. Defaults to the number of CPUs, at most 2;
+    /// a `dlt.yml` project takes it from `NORMALIZE__WORKERS`, as dlt does.
+    pub normalize_workers: usize,
 }
 
 impl PipelineOptions {
@@ -73,7 +77,14 @@ impl PipelineOptions {
             dataset_name: None,
             normalize_batch_rows: 16_384,
             file_max_rows: None,
+            normalize_workers: default_normalize_workers(),
         }
+    }
+
+    /// Sets the threads normalize may keep busy; 1 keeps it on one thread.
+    pub fn with_normalize_workers(mut self, workers: usize) -> Self {
+        self.normalize_workers = workers.max(1);
+        self
     }
 
     pub fn with_pipelines_dir(mut self, folder: impl Into<PathBuf>) -> Self {
@@ -85,6 +96,12 @@ impl PipelineOptions {
         self.dataset_name = Some(dataset_name.into());
         self
     }
+}
+
+/// Normalize threads by default: more than two do not pay yet, because only
+/// JSON parsing runs beside the normalizer.
+fn default_normalize_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |cpus| cpus.get().min(2))
 }
 
 /// Returns the default folder of pipeline working directories.

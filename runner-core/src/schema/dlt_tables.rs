@@ -4,7 +4,6 @@
 //! Their column lists and descriptions are part of the schema hash, so they
 //! are written here exactly as dlt 1.31 stores them, column order included.
 
-use indexmap::IndexMap;
 use serde_json::{Value, json};
 
 use super::{Column, DataType, Table};
@@ -191,7 +190,7 @@ fn dlt_table<const N: usize>(
     table.columns = columns
         .into_iter()
         .map(|column| (column.name.clone(), column))
-        .collect::<IndexMap<_, _>>();
+        .collect();
     table.write_disposition = Some(write_disposition.to_owned());
     table.resource = Some(name.to_owned());
     table.description = description.map(str::to_owned);

@@ -32,6 +32,11 @@ pub const ENGINE_VERSION: u64 = 11;
 /// Maximum number of entries kept in `previous_hashes`.
 pub const MAX_PREVIOUS_HASHES: usize = 10;
 
+/// Tables or columns by name, in schema order. Normalize looks names up
+/// several times per value, so the map uses foldhash rather than SipHash:
+/// names come from the data, and a crafted collision only slows a run down.
+pub type NameMap<V> = IndexMap<String, V, foldhash::fast::RandomState>;
+
 /// A dlt schema in stored form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Schema {
@@ -39,7 +44,7 @@ pub struct Schema {
     pub version_hash: String,
     pub engine_version: u64,
     pub name: String,
-    pub tables: IndexMap<String, Table>,
+    pub tables: NameMap<Table>,
     pub settings: Value,
     pub normalizers: Value,
     #[serde(default)]
@@ -52,7 +57,7 @@ pub struct Schema {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     pub name: String,
-    pub columns: IndexMap<String, Column>,
+    pub columns: NameMap<Column>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_disposition: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,7 +162,7 @@ impl Table {
     pub fn new(name: impl Into<String>) -> Self {
         Table {
             name: name.into(),
-            columns: IndexMap::new(),
+            columns: NameMap::default(),
             write_disposition: None,
             resource: None,
             parent: None,
