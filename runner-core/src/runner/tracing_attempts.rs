@@ -5,12 +5,13 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use super::Runner;
-use crate::config::TraceTarget;
+use crate::config::{RunConfig, TraceTarget};
 use crate::trace::{AttemptHeader, AttemptTrace, StepRecorder, TraceSink, TraceStore};
 
 impl Runner {
-    /// Writes the attempt's trace and, with `store_trace_info`, loads every
-    /// waiting trace file. Failures are logged and added to the trace
+    /// Writes the attempt's trace, then loads every waiting trace file
+    /// through the trace pipeline or, without one, prunes `traces/` to
+    /// `max_trace_files`. Failures are logged and added to the trace
     /// warnings, never returned, because the attempt's data may be committed.
     pub(super) async fn record_attempt(
         &mut self,
@@ -20,9 +21,13 @@ impl Runner {
         recorder: &StepRecorder,
         success: bool,
     ) {
-        let (enabled, config_keys) = match self.options.lock() {
-            Ok(options) => (options.store_trace_info != TraceTarget::Off, options.resolved_config_keys.clone()),
-            Err(_) => (false, Vec::new()),
+        let (enabled, max_files, config_keys) = match self.options.lock() {
+            Ok(options) => (
+                options.store_trace_info != TraceTarget::Off,
+                options.max_trace_files,
+                options.resolved_config_keys.clone(),
+            ),
+            Err(_) => (false, RunConfig::DEFAULT_MAX_TRACE_FILES, Vec::new()),
         };
         let pipeline_name = self.pipeline_name();
         let header = AttemptHeader {
@@ -36,7 +41,11 @@ impl Runner {
 
         let traces = self.traces.clone();
         let sink = if enabled { self.trace_sink.clone() } else { None };
-        let task = tokio::task::spawn_blocking(move || write_and_store(&traces, &trace, enabled, sink));
+        let keep = TraceKeeping {
+            enabled,
+            max_files: usize::try_from(max_files.max(1)).unwrap_or(usize::MAX),
+        };
+        let task = tokio::task::spawn_blocking(move || write_and_store(&traces, &trace, keep, sink));
         let warnings = task
             .await
             .unwrap_or_else(|error| vec![format!("the trace task of attempt {attempt} failed: {error}")]);
@@ -44,8 +53,17 @@ impl Runner {
     }
 }
 
+/// What happens to trace files after they are written.
+#[derive(Clone, Copy)]
+struct TraceKeeping {
+    /// `store_trace_info` is on.
+    enabled: bool,
+    /// Files kept without a trace pipeline; at least 1.
+    max_files: usize,
+}
+
 /// Returns one message per failure.
-fn write_and_store(traces: &TraceStore, trace: &AttemptTrace, enabled: bool, sink: Option<Arc<Mutex<TraceSink>>>) -> Vec<String> {
+fn write_and_store(traces: &TraceStore, trace: &AttemptTrace, keep: TraceKeeping, sink: Option<Arc<Mutex<TraceSink>>>) -> Vec<String> {
     let mut warnings = Vec::new();
     let transaction_id = trace.transaction_id.as_str();
 
@@ -53,24 +71,27 @@ fn write_and_store(traces: &TraceStore, trace: &AttemptTrace, enabled: bool, sin
         tracing::warn!(transaction_id, error = %error, "cannot write the last trace");
         warnings.push(format!("trace {transaction_id} was not written: {error}"));
     }
-    if !enabled {
-        return warnings;
-    }
 
     match traces.write(trace) {
         Ok(path) => tracing::debug!(transaction_id, path = %path.display(), "wrote trace file"),
         Err(error) => {
-            tracing::warn!(transaction_id, error = %error, "cannot write the trace file; this attempt's trace is not stored");
-            warnings.push(format!("trace {transaction_id} was not written: {error}"));
+            tracing::warn!(transaction_id, error = %error, "cannot write the trace file");
+            warnings.push(format!("trace file of {transaction_id} was not written: {error}"));
         }
     }
 
-    let Some(sink) = sink else {
-        tracing::warn!(
-            folder = %traces.folder().display(),
-            "store_trace_info is on but the runner has no trace pipeline; trace files stay in the folder"
-        );
-        return warnings;
+    let sink = match sink {
+        Some(sink) if keep.enabled => sink,
+        _ => {
+            if keep.enabled {
+                tracing::warn!(
+                    folder = %traces.folder().display(),
+                    "store_trace_info is on but the runner has no trace pipeline; only the newest trace files stay in the folder"
+                );
+            }
+            prune(traces, keep.max_files);
+            return warnings;
+        }
     };
     let result = match sink.lock() {
         Ok(mut sink) => sink.store(traces),
@@ -93,4 +114,18 @@ fn write_and_store(traces: &TraceStore, trace: &AttemptTrace, enabled: bool, sin
         }
     }
     warnings
+}
+
+/// Deletes the oldest trace files beyond `max_files`. A failure is only
+/// logged: no trace is lost, and the next attempt prunes again.
+fn prune(traces: &TraceStore, max_files: usize) {
+    match traces.prune(max_files) {
+        Ok(removed) if !removed.is_empty() => {
+            tracing::debug!(removed = removed.len(), max_files, "deleted the oldest trace files");
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(folder = %traces.folder().display(), error = %error, "cannot delete old trace files");
+        }
+    }
 }
