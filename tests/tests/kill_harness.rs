@@ -21,7 +21,8 @@
 //! * the nested table has two rows per root row and no orphans;
 //! * every row's `_dlt_load_id` is in `_dlt_loads`, no load id appears twice,
 //!   and the load ids are exactly the packages in `load/loaded`;
-//! * no package, scratch folder or trace file is left pending;
+//! * no package or scratch folder is left pending, and with
+//!   `store_trace_info` no trace file either;
 //! * with `store_trace_info`, no attempt trace is stored twice.
 //!
 //! The expected rows per disposition (`N` is `ROWS_PER_BATCH`):

@@ -534,6 +534,28 @@ fn cli_max_trace_files_prunes() {
 }
 
 #[test]
+fn cli_failed_destination_open_writes_trace() {
+    let project = traced_project(0, "transient", "      max_trace_files: 5\n");
+    let yml = fs::read_to_string(project.path().join("dlt.yml")).unwrap();
+    fs::write(project.path().join("dlt.yml"), yml.replace("    fail_loads: 0\n", "    fail_open: true\n")).unwrap();
+
+    let output = project.dlt(&["pipeline", "p", "run"]);
+
+    assert_eq!(output.status.code(), Some(3), "a transient open failure: {}", stderr(&output));
+    let working_dir = project.data_dir().join("pipelines/p");
+    let trace: AttemptTrace = serde_json::from_slice(&fs::read(working_dir.join("last_trace.json")).unwrap()).unwrap();
+    assert!(!trace.success);
+    assert_eq!(trace.attempt, 1);
+    let failed = trace.failed_step().unwrap();
+    assert_eq!(failed.step, "sync");
+    let types: Vec<&str> = failed.exceptions.iter().map(|exception| exception.exception_type.as_str()).collect();
+    assert_eq!(types, ["runner_core::Error::DestinationCall", "plugin_sdk::PluginError"]);
+    assert!(failed.exceptions[1].message.contains("injected failure while opening"), "{:?}", failed.exceptions);
+    assert!(!failed.exceptions[0].is_terminal, "{:?}", failed.exceptions);
+    assert_eq!(file_names(&working_dir.join("traces")), [trace_file_name(&trace)]);
+}
+
+#[test]
 fn cli_trace_command_prints_last_trace() {
     let project = traced_project(0, "transient", "      store_trace_info: true\n");
     assert_success(&project.dlt(&["pipeline", "p", "run"]));

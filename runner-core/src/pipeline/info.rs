@@ -26,7 +26,7 @@ pub struct PackageInfo {
     pub migrated_tables: Vec<String>,
 }
 
-/// How normalizing one package changed its schema.
+/// The change that normalizing one package made to its schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchemaChange {
     pub load_id: String,

@@ -30,6 +30,8 @@ pub mod policy;
 
 mod tracing_attempts;
 
+pub(crate) use tracing_attempts::record_failed_open;
+
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 

@@ -1,11 +1,13 @@
 //! Writes and stores the trace of each attempt.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
-use super::Runner;
-use crate::config::{RunConfig, TraceTarget};
+use super::{Runner, RunnerOptions};
+use crate::Error;
+use crate::config::TraceTarget;
 use crate::trace::{AttemptHeader, AttemptTrace, StepRecorder, TraceSink, TraceStore};
 
 impl Runner {
@@ -21,13 +23,9 @@ impl Runner {
         recorder: &StepRecorder,
         success: bool,
     ) {
-        let (enabled, max_files, config_keys) = match self.options.lock() {
-            Ok(options) => (
-                options.store_trace_info != TraceTarget::Off,
-                options.max_trace_files,
-                options.resolved_config_keys.clone(),
-            ),
-            Err(_) => (false, RunConfig::DEFAULT_MAX_TRACE_FILES, Vec::new()),
+        let (keep, config_keys) = match self.options.lock() {
+            Ok(options) => (TraceKeeping::of(&options), options.resolved_config_keys.clone()),
+            Err(_) => (TraceKeeping::of(&RunnerOptions::default()), Vec::new()),
         };
         let pipeline_name = self.pipeline_name();
         let header = AttemptHeader {
@@ -40,11 +38,7 @@ impl Runner {
         let trace = AttemptTrace::finish(header, recorder.recorded(), success);
 
         let traces = self.traces.clone();
-        let sink = if enabled { self.trace_sink.clone() } else { None };
-        let keep = TraceKeeping {
-            enabled,
-            max_files: usize::try_from(max_files.max(1)).unwrap_or(usize::MAX),
-        };
+        let sink = if keep.enabled { self.trace_sink.clone() } else { None };
         let task = tokio::task::spawn_blocking(move || write_and_store(&traces, &trace, keep, sink));
         let warnings = task
             .await
@@ -53,7 +47,44 @@ impl Runner {
     }
 }
 
-/// What happens to trace files after they are written.
+/// Writes the trace of a run whose destination failed to open before the
+/// first attempt: one failed step, named by the error or else `sync`, with
+/// the error chain. With `store_trace_info`, `sink` loads it at once, as
+/// after an attempt. Returns one message per trace failure, already logged.
+///
+/// NOTE: the pipeline is not open, so this runs without its lock. A run that
+/// holds the lock may write and prune `traces/` at the same time.
+pub(crate) fn record_failed_open(
+    working_dir: &Path,
+    pipeline_name: &str,
+    options: &RunnerOptions,
+    sink: Option<TraceSink>,
+    started_at: DateTime<Utc>,
+    error: &Error,
+) -> Vec<String> {
+    if let Err(create_error) = std::fs::create_dir_all(working_dir) {
+        let create_error = Error::io("create folder", working_dir, create_error);
+        tracing::warn!(error = %create_error, "cannot write the trace of the failed destination open");
+        return vec![format!("the trace of the failed run was not written: {create_error}")];
+    }
+
+    let recorder = StepRecorder::new();
+    recorder.record_unattributed(error, super::policy::STEP_OF_UNATTRIBUTED_ERRORS);
+    let header = AttemptHeader {
+        pipeline_name,
+        description: "run",
+        attempt: 1,
+        started_at,
+        resolved_config_keys: &options.resolved_config_keys,
+    };
+    let trace = AttemptTrace::finish(header, recorder.recorded(), false);
+
+    let keep = TraceKeeping::of(options);
+    let sink = sink.filter(|_| keep.enabled).map(|sink| Arc::new(Mutex::new(sink)));
+    write_and_store(&TraceStore::new(working_dir), &trace, keep, sink)
+}
+
+/// Handling of trace files after they are written.
 #[derive(Clone, Copy)]
 struct TraceKeeping {
     /// `store_trace_info` is on.
@@ -62,7 +93,18 @@ struct TraceKeeping {
     max_files: usize,
 }
 
-/// Returns one message per failure.
+impl TraceKeeping {
+    fn of(options: &RunnerOptions) -> Self {
+        TraceKeeping {
+            enabled: options.store_trace_info != TraceTarget::Off,
+            max_files: usize::try_from(options.max_trace_files.max(1)).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// Writes `trace` to `last_trace.json` and `traces/`, then loads the waiting
+/// trace files through `sink` or, without one, prunes `traces/`. Returns one
+/// message per write or load failure.
 fn write_and_store(traces: &TraceStore, trace: &AttemptTrace, keep: TraceKeeping, sink: Option<Arc<Mutex<TraceSink>>>) -> Vec<String> {
     let mut warnings = Vec::new();
     let transaction_id = trace.transaction_id.as_str();
@@ -80,18 +122,15 @@ fn write_and_store(traces: &TraceStore, trace: &AttemptTrace, keep: TraceKeeping
         }
     }
 
-    let sink = match sink {
-        Some(sink) if keep.enabled => sink,
-        _ => {
-            if keep.enabled {
-                tracing::warn!(
-                    folder = %traces.folder().display(),
-                    "store_trace_info is on but the runner has no trace pipeline; only the newest trace files stay in the folder"
-                );
-            }
-            prune(traces, keep.max_files);
-            return warnings;
+    let Some(sink) = sink else {
+        if keep.enabled {
+            tracing::warn!(
+                folder = %traces.folder().display(),
+                "store_trace_info is on but the runner has no trace pipeline; only the newest trace files stay in the folder"
+            );
         }
+        prune(traces, keep.max_files);
+        return warnings;
     };
     let result = match sink.lock() {
         Ok(mut sink) => sink.store(traces),

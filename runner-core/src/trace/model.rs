@@ -119,7 +119,7 @@ pub struct PackageTrace {
     /// Rows per table, in load order.
     pub tables: Vec<TableTrace>,
     /// Name, version and `version_hash` of the schema the package was
-    /// loaded with; absent in traces written before these fields existed.
+    /// loaded with. Reading an older trace without them gives empty values.
     #[serde(default)]
     pub schema_name: String,
     #[serde(default)]

@@ -136,8 +136,8 @@ impl TraceStore {
     }
 
     /// Deletes the oldest trace files so that at most `max_files` remain, and
-    /// returns the deleted paths. Age is the trace's `started_at`, ties
-    /// broken by file name; a file that is not a JSON trace counts as
+    /// returns the deleted paths. Age is the trace's `started_at`, with ties
+    /// broken by file name. A file that is not a JSON trace counts as
     /// oldest. Package markers and files with other names stay.
     pub fn prune(&self, max_files: usize) -> Result<Vec<PathBuf>> {
         let names = self.trace_file_names()?;
