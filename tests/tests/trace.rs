@@ -385,47 +385,45 @@ struct StoredSchemaChanges {
     loaded_schema_hashes: Vec<String>,
 }
 
+/// Returns `select` over the rows of child table `table` (alias `c`) of
+/// `traced_trace__steps` for trace `id` and step `step`, in list order. The
+/// table is joined to its parents through `_dlt_parent_id`.
+fn step_child_values(connection: &duckdb::Connection, select: &str, table: &str, id: &str, step: &str) -> Vec<String> {
+    let sql = format!(
+        "SELECT {select} FROM _trace_ds.traced_trace t \
+         JOIN _trace_ds.traced_trace__steps s ON s._dlt_parent_id = t._dlt_id \
+         JOIN _trace_ds.traced_trace__steps__step_info__{table} c ON c._dlt_parent_id = s._dlt_id \
+         WHERE t.transaction_id = '{id}' AND s.step = '{step}' ORDER BY c._dlt_list_idx"
+    );
+    strings(connection, &sql)
+}
+
+/// Returns `select` over list `list` (alias `l`) nested in child table
+/// `table` (alias `c`) of `traced_trace__steps`, for trace `id` and step `step`.
+fn step_grandchild_values(connection: &duckdb::Connection, select: &str, table: &str, list: &str, id: &str, step: &str) -> Vec<String> {
+    let sql = format!(
+        "SELECT {select} FROM _trace_ds.traced_trace t \
+         JOIN _trace_ds.traced_trace__steps s ON s._dlt_parent_id = t._dlt_id \
+         JOIN _trace_ds.traced_trace__steps__step_info__{table} c ON c._dlt_parent_id = s._dlt_id \
+         JOIN _trace_ds.traced_trace__steps__step_info__{table}__{list} l ON l._dlt_parent_id = c._dlt_id \
+         WHERE t.transaction_id = '{id}' AND s.step = '{step}' ORDER BY c._dlt_list_idx, l._dlt_list_idx"
+    );
+    strings(connection, &sql)
+}
+
 /// Reads the schema changes recorded by each trace in
-/// `_trace_ds.traced_trace`, oldest first, by joining the child tables to
-/// their parents through `_dlt_parent_id`.
+/// `_trace_ds.traced_trace`, oldest first.
 fn stored_schema_changes(connection: &duckdb::Connection) -> Vec<StoredSchemaChanges> {
     let ids = strings(connection, "SELECT transaction_id FROM _trace_ds.traced_trace ORDER BY started_at");
-    let steps = "_trace_ds.traced_trace t JOIN _trace_ds.traced_trace__steps s ON s._dlt_parent_id = t._dlt_id";
-    let changes = format!("{steps} JOIN _trace_ds.traced_trace__steps__step_info__schema_changes c ON c._dlt_parent_id = s._dlt_id");
-    let packages = format!("{steps} JOIN _trace_ds.traced_trace__steps__step_info__packages p ON p._dlt_parent_id = s._dlt_id");
+    let column = "l.table_name || '.' || l.column_name || ' ' || l.data_type || ' ' || CAST(l.nullable AS VARCHAR)";
 
     ids.iter()
         .map(|id| StoredSchemaChanges {
-            tables_added: strings(
-                connection,
-                &format!(
-                    "SELECT a.value FROM {changes} JOIN _trace_ds.traced_trace__steps__step_info__schema_changes__tables_added a \
-                     ON a._dlt_parent_id = c._dlt_id WHERE t.transaction_id = '{id}' AND s.step = 'normalize' ORDER BY a._dlt_list_idx"
-                ),
-            ),
-            columns_added: strings(
-                connection,
-                &format!(
-                    "SELECT a.table_name || '.' || a.column_name || ' ' || a.data_type || ' ' || CAST(a.nullable AS VARCHAR) \
-                     FROM {changes} JOIN _trace_ds.traced_trace__steps__step_info__schema_changes__columns_added a \
-                     ON a._dlt_parent_id = c._dlt_id WHERE t.transaction_id = '{id}' AND s.step = 'normalize' ORDER BY a._dlt_list_idx"
-                ),
-            ),
-            version_hashes_after: strings(
-                connection,
-                &format!("SELECT c.version_hash_after FROM {changes} WHERE t.transaction_id = '{id}' AND s.step = 'normalize'"),
-            ),
-            migrated_tables: strings(
-                connection,
-                &format!(
-                    "SELECT m.value FROM {packages} JOIN _trace_ds.traced_trace__steps__step_info__packages__migrated_tables m \
-                     ON m._dlt_parent_id = p._dlt_id WHERE t.transaction_id = '{id}' AND s.step = 'load' ORDER BY m._dlt_list_idx"
-                ),
-            ),
-            loaded_schema_hashes: strings(
-                connection,
-                &format!("SELECT p.schema_version_hash FROM {packages} WHERE t.transaction_id = '{id}' AND s.step = 'load'"),
-            ),
+            tables_added: step_grandchild_values(connection, "l.value", "schema_changes", "tables_added", id, "normalize"),
+            columns_added: step_grandchild_values(connection, column, "schema_changes", "columns_added", id, "normalize"),
+            version_hashes_after: step_child_values(connection, "c.version_hash_after", "schema_changes", id, "normalize"),
+            migrated_tables: step_grandchild_values(connection, "l.value", "packages", "migrated_tables", id, "load"),
+            loaded_schema_hashes: step_child_values(connection, "c.schema_version_hash", "packages", id, "load"),
         })
         .collect()
 }

@@ -5,10 +5,9 @@ use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
+use indexmap::IndexMap;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
-
-use indexmap::IndexMap;
 
 use super::extract_step::save_live_schema;
 use super::{AddedColumn, Pipeline, SchemaChange};
