@@ -45,6 +45,7 @@ pub(crate) fn project_dir(project: Option<&Path>) -> anyhow::Result<PathBuf> {
 pub fn run(project: Option<&Path>, name: &str, args: &RunArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let options = OpenOptions {
         pipelines_dir: args.common.pipelines_dir.clone(),
+        trace_failed_open: true,
         ..OpenOptions::default()
     };
     let opened = open_pipeline(&project_dir(project)?, name, &options)?;

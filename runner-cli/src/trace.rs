@@ -104,6 +104,20 @@ fn render_step(text: &mut String, step: &StepTrace) {
                 let _ = writeln!(text, "    package {load_id}");
             }
         }
+        for change in &info.schema_changes {
+            let _ = writeln!(
+                text,
+                "    schema {} of package {}: version {} -> {}",
+                change.schema_name, change.load_id, change.version_before, change.version_after
+            );
+            for table in &change.tables_added {
+                let _ = writeln!(text, "      new table {table}");
+            }
+            for column in &change.columns_added {
+                let data_type = column.data_type.as_deref().unwrap_or("no type");
+                let _ = writeln!(text, "      new column {}.{} ({data_type})", column.table_name, column.column_name);
+            }
+        }
     }
 
     for (depth, exception) in step.exceptions.iter().enumerate() {

@@ -14,7 +14,7 @@ use crate::extract::files::FilesReader;
 use crate::extract::{Resource, Source};
 use crate::pipeline::{default_pipelines_dir, validate_pipeline_name};
 use crate::plugins::{PluginKind, PluginSearch, load_destination_library, open_source_plugin};
-use crate::runner::{Runner, RunnerOptions};
+use crate::runner::{Runner, RunnerOptions, record_failed_open};
 use crate::trace::{TRACE_PIPELINE_PREFIX, TraceSink, config_key_paths};
 use crate::{Error, Pipeline, PipelineOptions, Result};
 
@@ -26,6 +26,9 @@ pub struct OpenOptions {
     pub pipelines_dir: Option<PathBuf>,
     /// Plugin search folders; the standard order when `None`.
     pub plugin_search: Option<PluginSearch>,
+    /// Writes the trace of a failed run when the destination plugin rejects
+    /// opening; set for runs only.
+    pub trace_failed_open: bool,
 }
 
 /// Creates the source of a pipeline; called again when extraction is retried.
@@ -77,7 +80,18 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
     let trace_sink = trace_sink(&project, &resolved, &search, &pipelines_dir)?;
     let mut source = source_factory(&resolved, &search, &working_dir);
     source()?;
-    let destination = open_destination(&resolved, &search, &working_dir)?;
+    let started_at = chrono::Utc::now();
+    let destination = match open_destination(&resolved, &search, &working_dir) {
+        Ok(destination) => destination,
+        // Only the destination's own open is traced: a plugin that is
+        // missing or cannot load is a project error, which leaves no
+        // working directory behind. Trace failures are logged inside.
+        Err(error) if options.trace_failed_open && matches!(error, Error::DestinationCall { .. }) => {
+            record_failed_open(&working_dir, &resolved.name, &runner_options, trace_sink, started_at, &error);
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
 
     let mut pipeline_options = PipelineOptions::new(&resolved.name)
         .with_pipelines_dir(pipelines_dir)

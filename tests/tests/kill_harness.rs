@@ -21,7 +21,8 @@
 //! * the nested table has two rows per root row and no orphans;
 //! * every row's `_dlt_load_id` is in `_dlt_loads`, no load id appears twice,
 //!   and the load ids are exactly the packages in `load/loaded`;
-//! * no package, scratch folder or trace file is left pending;
+//! * no package or scratch folder is left pending, and with
+//!   `store_trace_info` no trace file either;
 //! * with `store_trace_info`, no attempt trace is stored twice.
 //!
 //! The expected rows per disposition (`N` is `ROWS_PER_BATCH`):
@@ -387,7 +388,9 @@ struct WorkingDirContents {
 }
 
 impl WorkingDirContents {
-    fn read(working_dir: &Path) -> Self {
+    /// Reads `working_dir`. Trace files count only with `store_traces`:
+    /// without a trace pipeline, `traces/` keeps them by design.
+    fn read(working_dir: &Path, store_traces: bool) -> Self {
         let extract_scratch = folder_names(&working_dir.join("normalize"))
             .into_iter()
             .filter(|name| name != "extracted")
@@ -398,7 +401,7 @@ impl WorkingDirContents {
             normalize_scratch: folder_names(&working_dir.join("load/new")),
             normalized: folder_names(&working_dir.join("load/normalized")),
             loaded: folder_names(&working_dir.join("load/loaded")),
-            trace_files: file_names(&working_dir.join("traces")),
+            trace_files: if store_traces { file_names(&working_dir.join("traces")) } else { Vec::new() },
         }
     }
 
@@ -414,10 +417,10 @@ impl WorkingDirContents {
 }
 
 /// Names the stage the killed run was in, judged from what it left on disk.
-fn stage_after_kill(project: &Path, loaded_before: usize) -> &'static str {
+fn stage_after_kill(project: &Path, loaded_before: usize, store_traces: bool) -> &'static str {
     let pipelines = project.join("dltdata/pipelines");
-    let main = WorkingDirContents::read(&pipelines.join(PIPELINE));
-    let traces = WorkingDirContents::read(&pipelines.join(TRACE_PIPELINE));
+    let main = WorkingDirContents::read(&pipelines.join(PIPELINE), store_traces);
+    let traces = WorkingDirContents::read(&pipelines.join(TRACE_PIPELINE), store_traces);
 
     if !main.normalize_scratch.is_empty() {
         "normalize"
@@ -455,7 +458,7 @@ fn table_exists(connection: &duckdb::Connection, schema: &str, table: &str) -> b
 
 /// Checks the dataset and the working directories after a successful rerun.
 /// `context` names the seed and trial in every message.
-fn check_exactly_once(project: &Path, disposition: Disposition, context: &str) {
+fn check_exactly_once(project: &Path, disposition: Disposition, store_traces: bool, context: &str) {
     let connection = duckdb::Connection::open(project.join("warehouse.duckdb")).unwrap();
     let expected = disposition.expected_rows();
 
@@ -495,12 +498,12 @@ fn check_exactly_once(project: &Path, disposition: Disposition, context: &str) {
     assert_eq!(unknown_loads, 0, "{context}: rows of ds.items whose load id is not in ds._dlt_loads");
 
     let pipelines = project.join("dltdata/pipelines");
-    let main = WorkingDirContents::read(&pipelines.join(PIPELINE));
+    let main = WorkingDirContents::read(&pipelines.join(PIPELINE), store_traces);
     let loaded: BTreeSet<&String> = main.loaded.iter().collect();
     assert_eq!(loaded, unique_load_ids, "{context}: packages in load/loaded against ds._dlt_loads");
     assert!(main.pending().is_empty(), "{context}: left pending in the working directory: {main:?}");
 
-    let traces = WorkingDirContents::read(&pipelines.join(TRACE_PIPELINE));
+    let traces = WorkingDirContents::read(&pipelines.join(TRACE_PIPELINE), store_traces);
     assert!(traces.pending().is_empty(), "{context}: left pending in the trace pipeline's working directory: {traces:?}");
     if table_exists(&connection, "_trace_ds", "kill_trace") {
         let traces_total = count_rows(&connection, "_trace_ds.kill_trace");
@@ -547,7 +550,7 @@ fn measure_run(template: &Path, disposition: Disposition, store_traces: bool, co
     let output = run_dlt(project.path());
     let elapsed = started.elapsed();
     assert!(output.status.success(), "{context}: uninterrupted run failed: {}", describe_output(&output));
-    check_exactly_once(project.path(), disposition, context);
+    check_exactly_once(project.path(), disposition, store_traces, context);
     elapsed
 }
 
@@ -561,7 +564,7 @@ fn run_kill_trials(disposition: Disposition) {
     eprintln!("kill harness {name}: DLT_KILL_SEED={seed} DLT_KILL_TRIALS={trials}");
 
     let template = preloaded_project(disposition);
-    let loaded_before = WorkingDirContents::read(&template.path().join("dltdata/pipelines").join(PIPELINE))
+    let loaded_before = WorkingDirContents::read(&template.path().join("dltdata/pipelines").join(PIPELINE), false)
         .loaded
         .len();
     let measured = [false, true].map(|store_traces| {
@@ -598,7 +601,7 @@ fn run_kill_trials(disposition: Disposition) {
         let stage = if finished_first {
             "none, the run finished first"
         } else {
-            stage_after_kill(project.path(), loaded_before)
+            stage_after_kill(project.path(), loaded_before, store_traces)
         };
         eprintln!("kill harness {context}: stage at the kill: {stage} ({status})");
         *stages.entry(stage).or_default() += 1;
@@ -617,7 +620,7 @@ fn run_kill_trials(disposition: Disposition) {
             );
             eprintln!("kill harness {context}: rerun {reruns} failed: {}", describe_output(&output));
         }
-        check_exactly_once(project.path(), disposition, &context);
+        check_exactly_once(project.path(), disposition, store_traces, &context);
     }
     eprintln!("kill harness {name}: {trials} trials passed; kills by stage: {stages:?}");
 }

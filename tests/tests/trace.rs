@@ -66,7 +66,19 @@ impl Setup {
     }
 
     fn traces_dir(&self) -> PathBuf {
-        self.path().join("pipelines").join(PIPELINE).join("traces")
+        self.working_dir().join("traces")
+    }
+
+    fn working_dir(&self) -> PathBuf {
+        self.path().join("pipelines").join(PIPELINE)
+    }
+
+    fn last_trace(&self) -> AttemptTrace {
+        serde_json::from_slice(&fs::read(self.working_dir().join("last_trace.json")).unwrap()).unwrap()
+    }
+
+    fn read_trace_file(&self, name: &str) -> AttemptTrace {
+        serde_json::from_slice(&fs::read(self.traces_dir().join(name)).unwrap()).unwrap()
     }
 
     fn trace_files(&self) -> Vec<String> {
@@ -264,11 +276,198 @@ fn terminal_failure_writes_last_trace() {
 
     runner.run_blocking(rows()).unwrap_err();
 
-    let path = setup.path().join("pipelines").join(PIPELINE).join("last_trace.json");
-    let trace: AttemptTrace = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+    let trace = setup.last_trace();
     assert!(!trace.success);
     assert_eq!(trace.failed_step().unwrap().step, "load");
-    assert!(setup.trace_files().is_empty(), "trace files are written only with store_trace_info");
+    assert_eq!(setup.trace_files(), [trace_file_name(&trace)]);
+    let file = setup.read_trace_file(&trace_file_name(&trace));
+    assert_eq!(file, trace, "the trace file holds the attempt's trace");
+    let exceptions = &file.failed_step().unwrap().exceptions;
+    assert_eq!(exceptions.len(), 3, "{exceptions:?}");
+    assert!(exceptions.iter().all(|exception| exception.is_terminal), "{exceptions:?}");
+}
+
+/// Returns the file name of `trace` in `traces/`.
+fn trace_file_name(trace: &AttemptTrace) -> String {
+    format!("{}_attempt_{}_trace.json", trace.transaction_id, trace.attempt)
+}
+
+#[test]
+fn successful_run_writes_trace_file() {
+    let setup = Setup::new();
+    let mut runner = Runner::new(setup.pipeline(0, "transient"), RunnerOptions::default());
+
+    runner.run_blocking(rows()).unwrap();
+
+    let trace = setup.last_trace();
+    assert!(trace.success);
+    assert_eq!(setup.trace_files(), [trace_file_name(&trace)]);
+}
+
+#[test]
+fn retried_run_writes_file_per_attempt() {
+    let setup = Setup::new();
+    let mut runner = Runner::new(setup.pipeline(2, "transient"), fixed(3)).with_clock(Arc::new(RecordingClock::new()));
+
+    runner.run_blocking(rows()).unwrap();
+
+    let files = setup.trace_files();
+    assert_eq!(files.len(), 3, "{files:?}");
+    let mut traces: Vec<AttemptTrace> = files.iter().map(|name| setup.read_trace_file(name)).collect();
+    traces.sort_by_key(|trace| trace.attempt);
+    let attempts: Vec<(u32, bool)> = traces.iter().map(|trace| (trace.attempt, trace.success)).collect();
+    assert_eq!(attempts, [(1, false), (2, false), (3, true)]);
+    for trace in &traces {
+        assert!(files.contains(&trace_file_name(trace)), "{files:?} lacks attempt {}", trace.attempt);
+    }
+}
+
+#[test]
+fn finalize_writes_trace_file() {
+    let setup = Setup::new();
+    let mut runner = Runner::new(setup.pipeline(1, "terminal"), RunnerOptions::default());
+    runner.run_blocking(rows()).unwrap_err();
+    drop(runner);
+
+    // The shared call counter lets the second destination's load succeed.
+    let mut runner = Runner::new(setup.pipeline(1, "terminal"), RunnerOptions::default());
+    let finalized = runner.finalize_blocking().unwrap();
+
+    assert!(finalized.is_some(), "the failed package was pending");
+    let trace = setup.last_trace();
+    assert_eq!(trace.description, "finalize pending data");
+    assert!(trace.success);
+    let files = setup.trace_files();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files.contains(&trace_file_name(&trace)), "{files:?}");
+}
+
+#[test]
+fn trace_files_pruned_to_max() {
+    let setup = Setup::new();
+    fs::create_dir_all(setup.traces_dir()).unwrap();
+    fs::write(setup.traces_dir().join("notes.txt"), "not a trace").unwrap();
+    let mut runner = Runner::new(setup.pipeline(0, "transient"), RunnerOptions::default().with_max_trace_files(2));
+
+    let mut newest = Vec::new();
+    for _ in 0..4 {
+        runner.run_blocking(rows()).unwrap();
+        newest.push(trace_file_name(&setup.last_trace()));
+    }
+
+    let mut expected = newest[2..].to_vec();
+    expected.sort();
+    assert_eq!(setup.trace_files(), expected, "the two newest trace files stay");
+    assert!(setup.traces_dir().join("notes.txt").is_file(), "a stray file is not deleted");
+}
+
+/// Runs the numbers source with `columns` set in every row.
+fn rows_with(columns: Value) -> impl FnMut() -> runner_core::Result<Source> + Send + 'static {
+    move || {
+        let items: Vec<Value> = (1..=3)
+            .map(|id| {
+                let mut row = columns.clone();
+                row["id"] = json!(id);
+                row
+            })
+            .collect();
+        Ok(Source::new("numbers", vec![Resource::from_rows("numbers", items)]))
+    }
+}
+
+/// The schema changes of one stored trace, read back from the trace tables.
+struct StoredSchemaChanges {
+    tables_added: Vec<String>,
+    /// `table.column data_type nullable`, in the order they were added.
+    columns_added: Vec<String>,
+    version_hashes_after: Vec<String>,
+    migrated_tables: Vec<String>,
+    loaded_schema_hashes: Vec<String>,
+}
+
+/// Returns `select` over the rows of child table `table` (alias `c`) of
+/// `traced_trace__steps` for trace `id` and step `step`, in list order. The
+/// table is joined to its parents through `_dlt_parent_id`.
+fn step_child_values(connection: &duckdb::Connection, select: &str, table: &str, id: &str, step: &str) -> Vec<String> {
+    let sql = format!(
+        "SELECT {select} FROM _trace_ds.traced_trace t \
+         JOIN _trace_ds.traced_trace__steps s ON s._dlt_parent_id = t._dlt_id \
+         JOIN _trace_ds.traced_trace__steps__step_info__{table} c ON c._dlt_parent_id = s._dlt_id \
+         WHERE t.transaction_id = '{id}' AND s.step = '{step}' ORDER BY c._dlt_list_idx"
+    );
+    strings(connection, &sql)
+}
+
+/// Returns `select` over list `list` (alias `l`) nested in child table
+/// `table` (alias `c`) of `traced_trace__steps`, for trace `id` and step `step`.
+fn step_grandchild_values(connection: &duckdb::Connection, select: &str, table: &str, list: &str, id: &str, step: &str) -> Vec<String> {
+    let sql = format!(
+        "SELECT {select} FROM _trace_ds.traced_trace t \
+         JOIN _trace_ds.traced_trace__steps s ON s._dlt_parent_id = t._dlt_id \
+         JOIN _trace_ds.traced_trace__steps__step_info__{table} c ON c._dlt_parent_id = s._dlt_id \
+         JOIN _trace_ds.traced_trace__steps__step_info__{table}__{list} l ON l._dlt_parent_id = c._dlt_id \
+         WHERE t.transaction_id = '{id}' AND s.step = '{step}' ORDER BY c._dlt_list_idx, l._dlt_list_idx"
+    );
+    strings(connection, &sql)
+}
+
+/// Reads the schema changes recorded by each trace in
+/// `_trace_ds.traced_trace`, oldest first.
+fn stored_schema_changes(connection: &duckdb::Connection) -> Vec<StoredSchemaChanges> {
+    let ids = strings(connection, "SELECT transaction_id FROM _trace_ds.traced_trace ORDER BY started_at");
+    let column = "l.table_name || '.' || l.column_name || ' ' || l.data_type || ' ' || CAST(l.nullable AS VARCHAR)";
+
+    ids.iter()
+        .map(|id| StoredSchemaChanges {
+            tables_added: step_grandchild_values(connection, "l.value", "schema_changes", "tables_added", id, "normalize"),
+            columns_added: step_grandchild_values(connection, column, "schema_changes", "columns_added", id, "normalize"),
+            version_hashes_after: step_child_values(connection, "c.version_hash_after", "schema_changes", id, "normalize"),
+            migrated_tables: step_grandchild_values(connection, "l.value", "packages", "migrated_tables", id, "load"),
+            loaded_schema_hashes: step_child_values(connection, "c.schema_version_hash", "packages", id, "load"),
+        })
+        .collect()
+}
+
+#[test]
+fn schema_changes_reach_trace_tables() {
+    let setup = Setup::new();
+    let mut runner = Runner::new(setup.pipeline(0, "transient"), RunnerOptions::default())
+        .with_trace_pipeline(setup.trace_pipeline(&setup.database()));
+
+    runner.run_blocking(rows_with(json!({}))).unwrap();
+    runner.run_blocking(rows_with(json!({"name": "n"}))).unwrap();
+    let third = runner.run_blocking(rows_with(json!({"name": "m"}))).unwrap();
+
+    assert!(third.trace_warnings.is_empty(), "{:?}", third.trace_warnings);
+    let connection = duckdb::Connection::open(setup.database()).unwrap();
+    let runs = stored_schema_changes(&connection);
+    assert_eq!(runs.len(), 3);
+
+    let first = &runs[0];
+    assert!(first.tables_added.contains(&"numbers".to_owned()), "{:?}", first.tables_added);
+    assert!(first.columns_added.contains(&"numbers.id bigint true".to_owned()), "{:?}", first.columns_added);
+    assert!(first.columns_added.contains(&"numbers._dlt_id text false".to_owned()), "{:?}", first.columns_added);
+    assert!(first.migrated_tables.contains(&"numbers".to_owned()), "{:?}", first.migrated_tables);
+
+    let second = &runs[1];
+    assert_eq!(second.tables_added, Vec::<String>::new());
+    assert_eq!(second.columns_added, ["numbers.name text true"]);
+    assert_eq!(second.migrated_tables, ["numbers"]);
+    assert_eq!(second.loaded_schema_hashes, second.version_hashes_after, "the load used the evolved schema");
+
+    let third = &runs[2];
+    assert_eq!(third.tables_added, Vec::<String>::new());
+    assert_eq!(third.columns_added, Vec::<String>::new());
+    assert_eq!(third.version_hashes_after, Vec::<String>::new(), "no schema change is recorded");
+    assert_eq!(third.migrated_tables, Vec::<String>::new());
+    assert_eq!(third.loaded_schema_hashes, second.version_hashes_after, "the third load reuses the second schema");
+
+    let stored_hashes = strings(&connection, "SELECT version_hash FROM ds._dlt_version");
+    assert!(
+        stored_hashes.contains(&second.version_hashes_after[0]),
+        "{stored_hashes:?} lacks the traced hash {:?}",
+        second.version_hashes_after
+    );
 }
 
 /// Creates a project whose destination takes `credentials` as a mapping,
@@ -319,6 +518,42 @@ fn cli_stores_traces_in_same_destination() {
 }
 
 #[test]
+fn cli_max_trace_files_prunes() {
+    let project = traced_project(0, "transient", "      max_trace_files: 2\n");
+
+    for _ in 0..3 {
+        assert_success(&project.dlt(&["pipeline", "p", "run"]));
+    }
+
+    let traces = project.data_dir().join("pipelines/p/traces");
+    let files: Vec<String> = file_names(&traces).into_iter().filter(|name| name.ends_with("_trace.json")).collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(count_rows(&project.duckdb("warehouse.duckdb"), "ds.events"), 6);
+}
+
+#[test]
+fn cli_failed_destination_open_writes_trace() {
+    let project = traced_project(0, "transient", "      max_trace_files: 5\n");
+    let yml = fs::read_to_string(project.path().join("dlt.yml")).unwrap();
+    fs::write(project.path().join("dlt.yml"), yml.replace("    fail_loads: 0\n", "    fail_open: true\n")).unwrap();
+
+    let output = project.dlt(&["pipeline", "p", "run"]);
+
+    assert_eq!(output.status.code(), Some(3), "a transient open failure: {}", stderr(&output));
+    let working_dir = project.data_dir().join("pipelines/p");
+    let trace: AttemptTrace = serde_json::from_slice(&fs::read(working_dir.join("last_trace.json")).unwrap()).unwrap();
+    assert!(!trace.success);
+    assert_eq!(trace.attempt, 1);
+    let failed = trace.failed_step().unwrap();
+    assert_eq!(failed.step, "sync");
+    let types: Vec<&str> = failed.exceptions.iter().map(|exception| exception.exception_type.as_str()).collect();
+    assert_eq!(types, ["runner_core::Error::DestinationCall", "plugin_sdk::PluginError"]);
+    assert!(failed.exceptions[1].message.contains("injected failure while opening"), "{:?}", failed.exceptions);
+    assert!(!failed.exceptions[0].is_terminal, "{:?}", failed.exceptions);
+    assert_eq!(file_names(&working_dir.join("traces")), [trace_file_name(&trace)]);
+}
+
+#[test]
 fn cli_trace_command_prints_last_trace() {
     let project = traced_project(0, "transient", "      store_trace_info: true\n");
     assert_success(&project.dlt(&["pipeline", "p", "run"]));
@@ -329,6 +564,7 @@ fn cli_trace_command_prints_last_trace() {
     assert_success(&text);
     assert!(stdout(&text).contains("run attempt 1 succeeded"), "{}", stdout(&text));
     assert!(stdout(&text).contains("events"), "{}", stdout(&text));
+    assert!(stdout(&text).contains("new column events.id (bigint)"), "{}", stdout(&text));
     assert_success(&json);
     let trace: AttemptTrace = serde_json::from_str(&stdout(&json)).unwrap();
     assert_eq!(trace.pipeline_name, "p");

@@ -13,6 +13,7 @@ use super::yaml::{Entry, Node, Value};
 /// ```yaml
 /// run_config:
 ///   store_trace_info: true          # bool, or the name of another pipeline
+///   max_trace_files: 100            # trace files kept in traces/ without a trace pipeline
 ///   run_from_clean_folder: false
 ///   retry_policy: {type: backoff, max_attempts: 5, multiplier: 2, min: 1, max: 10}
 ///   retry_pipeline_steps: ["load"]  # any of sync, extract, normalize, load
@@ -21,6 +22,10 @@ use super::yaml::{Entry, Node, Value};
 pub struct RunConfig {
     /// `store_trace_info`: where the trace of each attempt goes. Default off.
     pub store_trace_info: TraceTarget,
+    /// `max_trace_files`: how many trace files `traces/` keeps when no trace
+    /// pipeline loads them; older ones are deleted. Default
+    /// [`RunConfig::DEFAULT_MAX_TRACE_FILES`].
+    pub max_trace_files: u32,
     /// `run_from_clean_folder`: delete the pipeline's working directory and
     /// restore state and schema from the destination before running. Default false.
     pub run_from_clean_folder: bool,
@@ -36,11 +41,18 @@ impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
             store_trace_info: TraceTarget::Off,
+            max_trace_files: RunConfig::DEFAULT_MAX_TRACE_FILES,
             run_from_clean_folder: false,
             retry_policy: RetryPolicyConfig::None,
             retry_pipeline_steps: vec![Step::Load],
         }
     }
+}
+
+impl RunConfig {
+    /// `max_trace_files` when absent: a hundred attempts of history at a
+    /// few kilobytes each.
+    pub const DEFAULT_MAX_TRACE_FILES: u32 = 100;
 }
 
 /// The `store_trace_info` setting.
@@ -174,6 +186,7 @@ const STEPS: [Step; 4] = [Step::Sync, Step::Extract, Step::Normalize, Step::Load
 
 const RUN_CONFIG_KEYS: &[&str] = &[
     "store_trace_info",
+    "max_trace_files",
     "run_from_clean_folder",
     "retry_policy",
     "retry_pipeline_steps",
@@ -197,6 +210,16 @@ pub(crate) fn parse_run_config(entry: &Entry, path: &str) -> Result<ParsedRunCon
             parse_trace_target(&trace.value, &fields.key_path("store_trace_info"))?;
         config.store_trace_info = target;
         trace_pipeline_location = location;
+    }
+
+    let max_trace_files = read_whole_number(
+        &fields,
+        "max_trace_files",
+        "a whole number of files",
+        "must be at least 1, because the trace of the latest attempt is always kept",
+    )?;
+    if let Some(max_trace_files) = max_trace_files {
+        config.max_trace_files = max_trace_files;
     }
 
     if let Some(clean) = fields.bool("run_from_clean_folder")? {
@@ -386,31 +409,38 @@ fn check_min_not_above_max(
 }
 
 fn read_max_attempts(fields: &Fields<'_>) -> Result<Option<u32>, ConfigError> {
-    let Some(entry) = fields.get("max_attempts") else {
+    read_whole_number(
+        fields,
+        "max_attempts",
+        "a whole number of attempts",
+        "must be at least 1, the first attempt included",
+    )
+}
+
+/// Reads an optional whole number from 1 to `u32::MAX`; `expected` names
+/// it in a type error and `below_one` explains why 0 is rejected.
+fn read_whole_number(
+    fields: &Fields<'_>,
+    key: &str,
+    expected: &'static str,
+    below_one: &str,
+) -> Result<Option<u32>, ConfigError> {
+    let Some(entry) = fields.get(key) else {
         return Ok(None);
     };
     let node = &entry.value;
-    let path = fields.key_path("max_attempts");
+    let path = fields.key_path(key);
 
     let Value::Number(number) = &node.value else {
-        return Err(wrong_type(
-            node.location,
-            &path,
-            "a whole number of attempts",
-            &node.value,
-        ));
+        return Err(wrong_type(node.location, &path, expected, &node.value));
     };
 
     if number.as_i64().is_some_and(|value| value < 1) {
-        return Err(invalid_value(
-            node,
-            &path,
-            "must be at least 1, the first attempt included",
-        ));
+        return Err(invalid_value(node, &path, below_one));
     }
 
-    let attempts = number.as_u64().and_then(|value| u32::try_from(value).ok());
-    attempts
+    let count = number.as_u64().and_then(|value| u32::try_from(value).ok());
+    count
         .map(Some)
         .ok_or_else(|| invalid_value(node, &path, "must be a whole number from 1 to 4294967295"))
 }

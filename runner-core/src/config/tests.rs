@@ -142,6 +142,7 @@ fn sample_run_config() {
         .unwrap();
     let expected = RunConfig {
         store_trace_info: TraceTarget::SamePipeline,
+        max_trace_files: RunConfig::DEFAULT_MAX_TRACE_FILES,
         run_from_clean_folder: false,
         retry_policy: RetryPolicyConfig::Backoff {
             max_attempts: 5,
@@ -169,6 +170,7 @@ fn run_config_defaults() {
     assert_eq!(pipeline.run_config.retry_policy, RetryPolicyConfig::None);
     assert_eq!(pipeline.run_config.retry_pipeline_steps, vec![Step::Load]);
     assert_eq!(pipeline.run_config.store_trace_info, TraceTarget::Off);
+    assert_eq!(pipeline.run_config.max_trace_files, RunConfig::DEFAULT_MAX_TRACE_FILES);
     assert!(!pipeline.run_config.run_from_clean_folder);
 }
 
@@ -772,6 +774,30 @@ fn steps_not_a_list() {
     let message = message(&with_run_config("      retry_pipeline_steps: load\n"));
     assert!(
         message.contains("invalid type for pipelines.p.run_config.retry_pipeline_steps"),
+        "{message}"
+    );
+}
+
+#[test]
+fn max_trace_files_is_read() {
+    let project = load(&with_run_config("      max_trace_files: 5\n"));
+    assert_eq!(project.pipeline("p").unwrap().run_config.max_trace_files, 5);
+}
+
+#[test]
+fn max_trace_files_zero_rejected() {
+    let message = message(&with_run_config("      max_trace_files: 0\n"));
+    assert!(
+        message.contains("invalid value 0 for pipelines.p.run_config.max_trace_files"),
+        "{message}"
+    );
+}
+
+#[test]
+fn max_trace_files_wrong_type() {
+    let message = message(&with_run_config("      max_trace_files: many\n"));
+    assert!(
+        message.contains("invalid type for pipelines.p.run_config.max_trace_files"),
         "{message}"
     );
 }

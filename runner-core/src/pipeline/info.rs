@@ -2,6 +2,7 @@ use std::fmt;
 use std::time::Duration;
 
 use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
 
 /// The outcome of one load package.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +14,52 @@ pub struct PackageInfo {
     /// Rows loaded per table, in load order.
     pub rows_per_table: IndexMap<String, u64>,
     pub job_count: usize,
+    /// Name, version and `version_hash` of the package's schema, which the
+    /// destination stores in `_dlt_version` when it is new there.
+    pub schema_name: String,
+    pub schema_version: u64,
+    pub schema_version_hash: String,
+    /// Tables listed in the package's schema update (`schema_updates.json`):
+    /// tables that normalizing this package created or gave new columns.
+    /// The destination creates or alters those it lacks while it loads the
+    /// package. Empty when `applied` is false or the package changed no table.
+    pub migrated_tables: Vec<String>,
+}
+
+/// The change that normalizing one package made to its schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaChange {
+    pub load_id: String,
+    pub schema_name: String,
+    /// Schema `version` and `version_hash` before and after the package.
+    pub version_before: u64,
+    pub version_after: u64,
+    pub version_hash_before: String,
+    pub version_hash_after: String,
+    /// Tables that had no typed column before this package, in the order
+    /// normalization created them.
+    pub tables_added: Vec<String>,
+    /// Columns this package added, those of new tables included.
+    pub columns_added: Vec<AddedColumn>,
+}
+
+/// A column that normalization added to a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddedColumn {
+    pub table_name: String,
+    pub column_name: String,
+    /// dlt's type name, such as `bigint` or `text`; absent for a column
+    /// that has hints but no type yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_type: Option<String>,
+    pub nullable: bool,
+}
+
+impl SchemaChange {
+    /// Returns true when the package left the schema as it was.
+    pub fn is_empty(&self) -> bool {
+        self.tables_added.is_empty() && self.columns_added.is_empty() && self.version_hash_before == self.version_hash_after
+    }
 }
 
 impl PackageInfo {

@@ -14,6 +14,7 @@ pub(super) fn load_package(pipeline: &mut Pipeline, package: LoadPackage) -> Res
     let _entered = span.enter();
 
     let schema = package.read_schema()?;
+    let updated_tables = schema_update_tables(&package)?;
     let jobs = start_jobs(&package)?;
     let request = build_request(pipeline, &package, &schema, &jobs)?;
 
@@ -57,7 +58,28 @@ pub(super) fn load_package(pipeline: &mut Pipeline, package: LoadPackage) -> Res
         applied: report.applied,
         rows_per_table,
         job_count: jobs.len(),
+        schema_name: schema.name,
+        schema_version: schema.version,
+        schema_version_hash: schema.version_hash,
+        migrated_tables: if report.applied { updated_tables } else { Vec::new() },
     })
+}
+
+/// Returns the tables of the package's pending schema update, or nothing
+/// when an earlier attempt applied it (the file is renamed then).
+fn schema_update_tables(package: &LoadPackage) -> Result<Vec<String>> {
+    let path = package.path().join("schema_updates.json");
+    let text = match std::fs::read(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(Error::io("read", &path, error)),
+    };
+    let updates: IndexMap<String, serde_json::Value> = serde_json::from_slice(&text).map_err(|e| Error::InvalidData {
+        path: path.clone(),
+        line: Some(e.line() as u64),
+        message: e.to_string(),
+    })?;
+    Ok(updates.into_keys().collect())
 }
 
 /// Moves every new job to `started_jobs`; returns all started jobs,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use info::{LoadInfo, PackageInfo};
+pub use info::{AddedColumn, LoadInfo, PackageInfo, SchemaChange};
 pub use progress::{Progress, ProgressSnapshot};
 pub use sync_step::SyncOutcome;
 
@@ -307,12 +307,17 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Normalizes every extracted package.
-    pub fn normalize(&mut self) -> Result<()> {
+    /// Normalizes every extracted package; returns the schema changes of
+    /// the packages that changed their schema, oldest package first.
+    pub fn normalize(&mut self) -> Result<Vec<SchemaChange>> {
+        let mut changes = Vec::new();
         for package in self.working_dir.packages(PackageStage::Extracted)? {
-            normalize_step::normalize_package(self, package).map_err(|error| error.in_step(Step::Normalize, &self.name))?;
+            let change = normalize_step::normalize_package(self, package).map_err(|error| error.in_step(Step::Normalize, &self.name))?;
+            if !change.is_empty() {
+                changes.push(change);
+            }
         }
-        Ok(())
+        Ok(changes)
     }
 
     /// Loads every normalized package, oldest first.

@@ -6,13 +6,14 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::sync::mpsc;
 
+use indexmap::IndexMap;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
-use super::Pipeline;
 use super::extract_step::save_live_schema;
+use super::{AddedColumn, Pipeline, SchemaChange};
 use crate::normalize::{NormalizeOptions, Normalizer};
-use crate::schema::Schema;
+use crate::schema::{Schema, Table};
 use crate::storage::{JobFileName, JobState, LoadPackage, PackageStage};
 use crate::{Error, Result};
 
@@ -25,12 +26,14 @@ const PARSE_CHUNK_ROWS: usize = 1024;
 /// Parsed chunks that may wait for the normalizer.
 const PARSE_CHUNKS_AHEAD: usize = 4;
 
-pub(super) fn normalize_package(pipeline: &mut Pipeline, extracted: LoadPackage) -> Result<()> {
+/// Normalizes one package; returns how it changed the schema.
+pub(super) fn normalize_package(pipeline: &mut Pipeline, extracted: LoadPackage) -> Result<SchemaChange> {
     let load_id = extracted.load_id().to_owned();
     let span = tracing::info_span!("normalize", load_id = %load_id);
     let _entered = span.enter();
 
     let mut schema = current_schema(pipeline, &extracted)?;
+    let before = schema.clone();
     let scratch = pipeline.working_dir.normalize_scratch(&load_id);
     if scratch.exists() {
         fs::remove_dir_all(&scratch).map_err(|e| Error::io("remove folder", &scratch, e))?;
@@ -56,12 +59,14 @@ pub(super) fn normalize_package(pipeline: &mut Pipeline, extracted: LoadPackage)
     package.write_schema(&schema)?;
     let updates = serde_json::to_value(&output.schema_updates).map_err(|e| Error::Internal(e.to_string()))?;
     package.write_json("schema_updates.json", &updates)?;
+    let change = schema_change(&load_id, &before, &schema, &output.schema_updates);
 
     if output.jobs.is_empty() {
         tracing::info!("package has no rows to load; removing it");
         package.remove()?;
         save_live_schema(pipeline, &schema)?;
-        return extracted.remove();
+        extracted.remove()?;
+        return Ok(change);
     }
 
     package.commit(&pipeline.working_dir.stage_dir(PackageStage::Normalized), PackageStage::Normalized)?;
@@ -69,7 +74,38 @@ pub(super) fn normalize_package(pipeline: &mut Pipeline, extracted: LoadPackage)
     extracted.remove()?;
 
     tracing::info!(jobs = output.jobs.len(), tables = output.rows_per_table.len(), "normalized package");
-    Ok(())
+    Ok(change)
+}
+
+/// Describes how `updates` (the normalizer's schema updates) took the
+/// schema from `before` to `after`.
+fn schema_change(load_id: &str, before: &Schema, after: &Schema, updates: &IndexMap<String, Table>) -> SchemaChange {
+    let had_typed_column =
+        |name: &str| before.tables.get(name).is_some_and(|table| table.columns.values().any(|column| column.is_complete()));
+    let tables_added = updates.keys().filter(|name| !had_typed_column(name)).cloned().collect();
+
+    let columns_added = updates
+        .iter()
+        .flat_map(|(table_name, table)| {
+            table.columns.values().map(|column| AddedColumn {
+                table_name: table_name.clone(),
+                column_name: column.name.clone(),
+                data_type: column.data_type.map(|data_type| data_type.as_str().to_owned()),
+                nullable: column.nullable,
+            })
+        })
+        .collect();
+
+    SchemaChange {
+        load_id: load_id.to_owned(),
+        schema_name: after.name.clone(),
+        version_before: before.version,
+        version_after: after.version,
+        version_hash_before: before.version_hash.clone(),
+        version_hash_after: after.version_hash.clone(),
+        tables_added,
+        columns_added,
+    }
 }
 
 /// Returns the live schema if one exists, else the one the package was extracted with.

@@ -16,10 +16,12 @@
 //!   extracting, so incremental cursors continue where the destination is.
 //!
 //! * After every attempt, successful or not (terminal failures included),
-//!   the attempt's trace is written to `last_trace.json` and, with
-//!   `store_trace_info`, to `traces/` and loaded by the trace pipeline. A
-//!   failed trace store keeps the files for the next store and never fails
-//!   the run: it is reported in [`RunOutcome::trace_warnings`].
+//!   the attempt's trace is written to `last_trace.json` and to `traces/`.
+//!   With a trace pipeline, the files are loaded and deleted once their
+//!   package committed. A failed trace store keeps the files for the next
+//!   store and never fails the run: it is reported in
+//!   [`RunOutcome::trace_warnings`]. Without a trace pipeline, `traces/`
+//!   keeps the newest `max_trace_files` files.
 //!
 //! Pipeline work blocks, so each attempt runs on tokio's blocking pool.
 
@@ -27,6 +29,8 @@ pub mod clock;
 pub mod policy;
 
 mod tracing_attempts;
+
+pub(crate) use tracing_attempts::record_failed_open;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -50,6 +54,10 @@ pub struct RunnerOptions {
     /// attempt. The trace pipeline itself is set with
     /// [`Runner::with_trace_sink`]; `dlt.yml` projects open it from this setting.
     pub store_trace_info: TraceTarget,
+    /// How many trace files `traces/` keeps when the runner has no trace
+    /// pipeline; the oldest are deleted after each attempt. With a trace
+    /// pipeline, files go only once loaded.
+    pub max_trace_files: u32,
     /// Configuration keys (dotted paths, never values) recorded in each trace.
     pub resolved_config_keys: Vec<String>,
     pub run_from_clean_folder: bool,
@@ -62,6 +70,7 @@ impl Default for RunnerOptions {
     fn default() -> Self {
         RunnerOptions {
             store_trace_info: TraceTarget::Off,
+            max_trace_files: RunConfig::DEFAULT_MAX_TRACE_FILES,
             resolved_config_keys: Vec::new(),
             run_from_clean_folder: false,
             retry_policy: Box::new(retry_policies::NoRetry),
@@ -76,6 +85,7 @@ impl RunnerOptions {
     pub fn from_run_config(config: &RunConfig, search: &PluginSearch) -> Result<Self> {
         Ok(RunnerOptions {
             store_trace_info: config.store_trace_info.clone(),
+            max_trace_files: config.max_trace_files,
             resolved_config_keys: Vec::new(),
             run_from_clean_folder: config.run_from_clean_folder,
             retry_policy: policy::policy_from_config(&config.retry_policy, search)?,
@@ -100,6 +110,13 @@ impl RunnerOptions {
 
     pub fn with_store_trace_info(mut self, target: TraceTarget) -> Self {
         self.store_trace_info = target;
+        self
+    }
+
+    /// Sets how many trace files stay without a trace pipeline; 0 counts as 1,
+    /// because the latest attempt's file is always kept.
+    pub fn with_max_trace_files(mut self, max_files: u32) -> Self {
+        self.max_trace_files = max_files;
         self
     }
 }
@@ -425,6 +442,6 @@ fn finalize_attempt(pipeline: &mut Pipeline, recorder: &StepRecorder) -> Result<
 }
 
 fn normalize_and_load(pipeline: &mut Pipeline, recorder: &StepRecorder) -> Result<Vec<crate::pipeline::PackageInfo>> {
-    recorder.step(Step::Normalize, || pipeline.normalize(), |_| StepInfo::default())?;
+    recorder.step(Step::Normalize, || pipeline.normalize(), |changes| StepInfo::from_normalize(changes))?;
     recorder.step(Step::Load, || pipeline.load(), |packages| StepInfo::from_packages(packages))
 }

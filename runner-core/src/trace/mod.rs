@@ -2,12 +2,13 @@
 //! loaded and why it failed.
 //!
 //! After each attempt of a run or finalize, the runner writes the attempt's
-//! [`AttemptTrace`] to `last_trace.json` in the working directory. With
-//! `store_trace_info` on, it also writes
-//! `traces/<transaction_id>_attempt_<N>_trace.json` and loads every trace
-//! file through a trace pipeline ([`TraceSink`]); files are deleted only
-//! after their package committed. See `docs/trace.md` for the JSON layout
-//! and the tables.
+//! [`AttemptTrace`] to `last_trace.json` and to
+//! `traces/<transaction_id>_attempt_<N>_trace.json` in the working
+//! directory. With `store_trace_info` on, it loads every trace file through
+//! a trace pipeline ([`TraceSink`]) and deletes files only after their
+//! package committed; without a trace pipeline it keeps the newest
+//! `max_trace_files` files. See `docs/trace.md` for the JSON layout and the
+//! tables.
 
 pub mod model;
 pub mod pipeline;

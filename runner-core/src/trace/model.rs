@@ -10,7 +10,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCategory, Step};
-use crate::pipeline::{PackageInfo, SyncOutcome};
+use crate::pipeline::{PackageInfo, SchemaChange, SyncOutcome};
 
 /// Version of the trace JSON layout; raised when a field changes meaning.
 pub const TRACE_FORMAT_VERSION: u32 = 1;
@@ -99,6 +99,10 @@ pub struct StepInfo {
     /// Extract: the load id of the new package, when the source produced data.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub load_ids: Vec<String>,
+    /// Normalize: per package that changed its schema, the tables and
+    /// columns it added and the schema version before and after.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schema_changes: Vec<SchemaChange>,
     /// Load: every package loaded, with jobs and rows per table.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<PackageTrace>,
@@ -112,9 +116,21 @@ pub struct PackageTrace {
     pub applied: bool,
     pub job_count: u64,
     pub row_count: u64,
-    /// Rows per table, in load order. Tables that a package created or
-    /// migrated appear here with their rows.
+    /// Rows per table, in load order.
     pub tables: Vec<TableTrace>,
+    /// Name, version and `version_hash` of the schema the package was
+    /// loaded with. Reading an older trace without them gives empty values.
+    #[serde(default)]
+    pub schema_name: String,
+    #[serde(default)]
+    pub schema_version: u64,
+    #[serde(default)]
+    pub schema_version_hash: String,
+    /// Tables that the package's schema update created or gave new columns;
+    /// the destination created or altered those it lacked. Empty when the
+    /// package was not applied or changed no table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub migrated_tables: Vec<String>,
 }
 
 /// Rows loaded into one table.
@@ -165,6 +181,13 @@ impl StepInfo {
         }
     }
 
+    pub(crate) fn from_normalize(changes: &[SchemaChange]) -> Self {
+        StepInfo {
+            schema_changes: changes.to_vec(),
+            ..StepInfo::default()
+        }
+    }
+
     pub(crate) fn from_packages(packages: &[PackageInfo]) -> Self {
         StepInfo {
             load_ids: packages.iter().map(|package| package.load_id.clone()).collect(),
@@ -189,6 +212,10 @@ impl PackageTrace {
                     row_count: *rows,
                 })
                 .collect(),
+            schema_name: info.schema_name.clone(),
+            schema_version: info.schema_version,
+            schema_version_hash: info.schema_version_hash.clone(),
+            migrated_tables: info.migrated_tables.clone(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Trace files in a pipeline's working directory.
 //!
 //! ```text
-//! traces/<transaction_id>_attempt_<N>_trace.json   one attempt, waiting to be loaded
+//! traces/<transaction_id>_attempt_<N>_trace.json   one attempt; loaded, or pruned without a trace pipeline
 //! traces/.package_<load_id>.json                   trace files extracted into package <load_id>
 //! last_trace.json                                  copy of the newest trace, kept after loading
 //! ```
@@ -135,6 +135,34 @@ impl TraceStore {
         Ok(traces)
     }
 
+    /// Deletes the oldest trace files so that at most `max_files` remain, and
+    /// returns the deleted paths. Age is the trace's `started_at`, with ties
+    /// broken by file name. A file that is not a JSON trace counts as
+    /// oldest. Package markers and files with other names stay.
+    pub fn prune(&self, max_files: usize) -> Result<Vec<PathBuf>> {
+        let names = self.trace_file_names()?;
+        if names.len() <= max_files {
+            return Ok(Vec::new());
+        }
+
+        let mut dated = Vec::with_capacity(names.len());
+        for name in names {
+            let path = self.folder().join(&name);
+            let text = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
+            let row = serde_json::from_slice::<Value>(&text).unwrap_or(Value::Null);
+            dated.push((started_at(&row).to_owned(), name, path));
+        }
+        dated.sort();
+
+        let excess = dated.len() - max_files;
+        let mut removed = Vec::with_capacity(excess);
+        for (_, _, path) in dated.into_iter().take(excess) {
+            remove_if_present(&path)?;
+            removed.push(path);
+        }
+        Ok(removed)
+    }
+
     /// Records that `files` were extracted into package `load_id`, so they
     /// are not extracted again while that package waits to be loaded.
     pub fn write_marker(&self, load_id: &str, files: &[PathBuf]) -> Result<()> {
@@ -246,6 +274,8 @@ pub fn is_trace_file_name(name: &str) -> bool {
     name.ends_with(TRACE_SUFFIX) && !name.starts_with('.')
 }
 
+/// Returns a trace's `started_at`, which sorts by time because every trace
+/// writes it in one format (RFC 3339, UTC, microseconds); empty when missing.
 fn started_at(row: &Value) -> &str {
     row.get("started_at").and_then(Value::as_str).unwrap_or("")
 }

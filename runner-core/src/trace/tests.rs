@@ -78,6 +78,66 @@ fn marker_hides_packaged_files() {
     assert!(!store.has_pending().unwrap());
 }
 
+/// Writes a trace whose `started_at` is `second` seconds into a fixed minute.
+fn write_trace_started_at(store: &TraceStore, second: u32) -> std::path::PathBuf {
+    let mut trace = sample_trace(1);
+    trace.started_at = format!("2026-12-05T01:00:{second:02}.000000Z");
+    store.write(&trace).unwrap()
+}
+
+#[test]
+fn prune_keeps_newest_files() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = TraceStore::new(folder.path());
+    let newest = write_trace_started_at(&store, 30);
+    let oldest = write_trace_started_at(&store, 10);
+    let middle = write_trace_started_at(&store, 20);
+
+    let removed = store.prune(2).unwrap();
+
+    assert_eq!(removed, [oldest.clone()]);
+    assert!(!oldest.exists());
+    assert!(middle.exists());
+    assert!(newest.exists());
+}
+
+#[test]
+fn prune_leaves_other_files() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = TraceStore::new(folder.path());
+    let packaged = write_trace_started_at(&store, 10);
+    store.write_marker("123.4", &[packaged]).unwrap();
+    write_trace_started_at(&store, 20);
+    fs::write(store.folder().join("notes.txt"), "not a trace").unwrap();
+    fs::write(store.folder().join("old_trace.json.bak"), "not a trace").unwrap();
+
+    store.prune(1).unwrap();
+
+    let mut names: Vec<String> = fs::read_dir(store.folder())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(names.contains(&".package_123.4.json".to_owned()), "{names:?}");
+    assert!(names.contains(&"notes.txt".to_owned()), "{names:?}");
+    assert!(names.contains(&"old_trace.json.bak".to_owned()), "{names:?}");
+}
+
+#[test]
+fn prune_counts_broken_file_as_oldest() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = TraceStore::new(folder.path());
+    let newest = write_trace_started_at(&store, 10);
+    let broken = store.folder().join("broken_attempt_1_trace.json");
+    fs::write(&broken, "{not json").unwrap();
+
+    let removed = store.prune(1).unwrap();
+
+    assert_eq!(removed, [broken]);
+    assert!(newest.exists());
+}
+
 #[test]
 fn last_trace_round_trips() {
     let folder = tempfile::tempdir().unwrap();

@@ -6,6 +6,8 @@
 //!   before DuckDB is touched. Calls are counted in `counter_file`, so the
 //!   count survives across processes.
 //! * `fail_category`: `transient` (default), `terminal`, `config` or `internal`.
+//! * `fail_open` (bool): opening the destination fails with `fail_category`,
+//!   before DuckDB is touched.
 //! * `panic_in_load` (bool): `load_package` panics, to check that a panic
 //!   does not cross the plugin boundary.
 //! * `counter_file` (path): where calls are counted; required with `fail_loads`.
@@ -37,7 +39,7 @@ struct FaultyDestination {
     inner: Box<dyn Destination>,
 }
 
-const FAULT_KEYS: [&str; 4] = ["fail_loads", "fail_category", "panic_in_load", "counter_file"];
+const FAULT_KEYS: [&str; 5] = ["fail_loads", "fail_category", "fail_open", "panic_in_load", "counter_file"];
 
 impl DestinationFactory for FaultyDestinationFactory {
     fn info() -> PluginInfo {
@@ -55,6 +57,9 @@ impl DestinationFactory for FaultyDestinationFactory {
 
     fn open(config: &serde_json::Value) -> Result<Box<dyn Destination>, PluginError> {
         let faults = parse_faults(config)?;
+        if config.get("fail_open").and_then(|value| value.as_bool()).unwrap_or(false) {
+            return Err(PluginError::new(faults.category, "injected failure while opening the destination"));
+        }
 
         let mut inner_config = config.clone();
         if let Some(map) = inner_config.as_object_mut() {
