@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 use super::resource::{ItemProducer, ResourceOutput};
@@ -394,13 +394,77 @@ fn read_jsonl(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
             continue;
         }
         if output.takes_json_text() {
-            serde_json::from_slice::<IgnoredAny>(text).map_err(|e| json_error(path, line_number, &e, Some(text)))?;
+            serde_json::from_slice::<ValidJson>(text).map_err(|e| json_error(path, line_number, &e, Some(text)))?;
             output.push_json_text(text)?;
         } else {
             let value: Value =
                 serde_json::from_slice(text).map_err(|e| json_error(path, line_number, &e, Some(text)))?;
             output.push_row(value)?;
         }
+    }
+}
+
+/// A JSON value checked the way serde_json parses a `Value` (syntax, UTF-8
+/// of strings and keys, the 128-level nesting limit) without building it, so
+/// text that passes here also parses at normalize.
+struct ValidJson;
+
+impl<'de> Deserialize<'de> for ValidJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_any(ValidJson)
+    }
+}
+
+impl<'de> Visitor<'de> for ValidJson {
+    type Value = ValidJson;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Self, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Self, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Self, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<Self, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut elements: A) -> std::result::Result<Self, A::Error> {
+        while elements.next_element::<ValidJson>()?.is_some() {}
+        Ok(ValidJson)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> std::result::Result<Self, A::Error> {
+        while entries.next_key::<ValidKey>()?.is_some() {
+            entries.next_value::<ValidJson>()?;
+        }
+        Ok(ValidJson)
+    }
+}
+
+/// An object key, read as a string so that its UTF-8 is checked.
+struct ValidKey;
+
+impl<'de> Deserialize<'de> for ValidKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_str(ValidJson).map(|_| ValidKey)
     }
 }
 
