@@ -9,6 +9,7 @@ use plugin_sdk::protocol::json_type_name;
 use serde_json::Value;
 
 use crate::credentials::Credentials;
+use crate::format::LoaderFileFormat;
 use crate::layout::Layout;
 
 /// Keys accepted in the `dlt.yml` destination entry.
@@ -21,10 +22,6 @@ const ACCEPTED_KEYS: [&str; 7] = [
     "max_state_files",
     "_runner",
 ];
-
-/// The only load file format this destination writes: the runner's Parquet
-/// job files, copied unchanged.
-const PARQUET: &str = "parquet";
 
 /// dlt keeps this many state files per pipeline and deletes older ones.
 pub const DEFAULT_MAX_STATE_FILES: usize = 100;
@@ -77,6 +74,12 @@ pub struct FilesystemConfig {
     pub location: BucketLocation,
     pub credentials: Credentials,
     pub layout: Layout,
+    /// The format of data files. Parquet when not configured, where Python
+    /// dlt writes gzip-compressed JSON Lines.
+    pub loader_file_format: LoaderFileFormat,
+    /// Writes JSON Lines and CSV files without gzip, as dlt's
+    /// `data_writer.disable_compression` does.
+    pub disable_compression: bool,
     /// State files kept per pipeline; older committed ones are deleted after
     /// each load. 0 keeps all.
     pub max_state_files: usize,
@@ -92,6 +95,8 @@ impl FilesystemConfig {
             location: BucketLocation::Local(folder),
             credentials: Credentials::default(),
             layout: Layout::default(),
+            loader_file_format: LoaderFileFormat::default(),
+            disable_compression: false,
             max_state_files: DEFAULT_MAX_STATE_FILES,
         }
     }
@@ -105,8 +110,10 @@ impl FilesystemConfig {
     ///   `aws_access_key_id`, `aws_secret_access_key`, `endpoint_url` and
     ///   `region_name` for S3.
     /// * `layout`: see [`Layout::parse`]; dlt's default when absent.
-    /// * `loader_file_format`: only `parquet`.
+    /// * `loader_file_format`: `parquet` (when absent), `jsonl` or `csv`.
     /// * `max_state_files`: a non-negative integer, 100 when absent.
+    /// * `_runner.disable_compression`: set by the runner from dlt's
+    ///   `NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION` variable.
     ///
     /// Returns a `Config` error naming the key for a missing `bucket_url`,
     /// unknown keys and invalid values. Messages never contain credential
@@ -127,7 +134,10 @@ impl FilesystemConfig {
         }
 
         check_type(entries.get("type"))?;
-        check_file_format(entries.get("loader_file_format"))?;
+        let loader_file_format = match optional_string(entries.get("loader_file_format"), "loader_file_format")? {
+            Some(name) => LoaderFileFormat::parse(&name)?,
+            None => LoaderFileFormat::default(),
+        };
 
         let runner = parse_runner_context(entries.get("_runner"))?;
         let bucket_url = parse_bucket_url(entries.get("bucket_url"))?;
@@ -138,12 +148,15 @@ impl FilesystemConfig {
             None => Layout::default(),
         };
         let max_state_files = parse_max_state_files(entries.get("max_state_files"))?;
+        let disable_compression = runner.as_ref().is_some_and(|runner| runner.disable_compression);
 
         Ok(FilesystemConfig {
             bucket_url,
             location,
             credentials,
             layout,
+            loader_file_format,
+            disable_compression,
             max_state_files,
         })
     }
@@ -164,16 +177,6 @@ fn check_type(value: Option<&Value>) -> Result<(), PluginError> {
         Some(Value::String(name)) if name == "filesystem" => Ok(()),
         Some(other) => Err(PluginError::config(format!(
             "destination `type` must be \"filesystem\" for this plugin, got {other}"
-        ))),
-    }
-}
-
-fn check_file_format(value: Option<&Value>) -> Result<(), PluginError> {
-    match optional_string(value, "loader_file_format")?.as_deref() {
-        None | Some(PARQUET) => Ok(()),
-        Some(other) => Err(PluginError::config(format!(
-            "`loader_file_format` {other:?} is not supported by the filesystem destination of this runner; \
-             only \"parquet\" is. Remove the key or set it to parquet"
         ))),
     }
 }
@@ -302,7 +305,6 @@ fn optional_string(value: Option<&Value>, key: &str) -> Result<Option<String>, P
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use plugin_sdk::ErrorCategory;
@@ -374,11 +376,30 @@ mod tests {
     }
 
     #[test]
-    fn jsonl_format_rejected() {
-        let error = FilesystemConfig::from_json(&json!({"bucket_url": "/x", "loader_file_format": "jsonl"}))
-            .expect_err("jsonl");
+    fn text_formats_accepted() {
+        for (name, expected) in [("jsonl", LoaderFileFormat::Jsonl), ("csv", LoaderFileFormat::Csv)] {
+            let config = FilesystemConfig::from_json(&json!({"bucket_url": "/x", "loader_file_format": name}))
+                .expect("valid format");
+            assert_eq!(config.loader_file_format, expected);
+            assert!(!config.disable_compression);
+        }
+    }
+
+    #[test]
+    fn unknown_format_rejected() {
+        let error = FilesystemConfig::from_json(&json!({"bucket_url": "/x", "loader_file_format": "xml"}))
+            .expect_err("unknown format");
         assert_eq!(error.category, ErrorCategory::Config);
-        assert!(error.message().contains("`loader_file_format`"), "{error}");
+        assert!(error.message().contains("`loader_file_format` \"xml\""), "{error}");
+        assert!(error.message().contains("parquet, jsonl, csv"), "{error}");
+    }
+
+    #[test]
+    fn compression_disabled_by_runner() {
+        let mut runner = runner();
+        runner["disable_compression"] = json!(true);
+        let config = FilesystemConfig::from_json(&json!({"bucket_url": "/x", "_runner": runner})).expect("valid");
+        assert!(config.disable_compression);
     }
 
     #[test]

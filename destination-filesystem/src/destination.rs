@@ -89,7 +89,9 @@ impl DestinationFactory for FilesystemDestinationFactory {
     /// `merge` is not listed: dlt falls back to append for native files,
     /// which silently duplicates rows, so this destination rejects it.
     /// Packages are not atomic: files appear one by one, and only the final
-    /// `_dlt_loads` file marks the package as committed.
+    /// `_dlt_loads` file marks the package as committed. The formats are
+    /// those of the job files the destination reads; the data files it
+    /// writes follow `loader_file_format`.
     fn capabilities() -> DestinationCapabilities {
         DestinationCapabilities {
             preferred_loader_file_format: "parquet".to_owned(),

@@ -7,15 +7,18 @@
 //!
 //! ```text
 //! <bucket_url>/<dataset>/init
-//! <bucket_url>/<dataset>/<table>/<load_id>.<file_id>.parquet        (default layout)
+//! <bucket_url>/<dataset>/<table>/<load_id>.<file_id>.<ext>           (default layout)
 //! <bucket_url>/<dataset>/_dlt_version/<schema>__<time>__<hash hex>.jsonl
 //! <bucket_url>/<dataset>/_dlt_pipeline_state/<pipeline>__<load_id>__<schema hash hex>.jsonl
 //! <bucket_url>/<dataset>/_dlt_loads/<schema>__<load_id>.jsonl
 //! ```
 //!
-//! Data files are the runner's Parquet job files, copied unchanged. The
+//! `<ext>` is `parquet`, `jsonl.gz` or `csv.gz` (`jsonl` and `csv` with
+//! compression disabled). Parquet data files are the runner's job files,
+//! copied unchanged. JSON Lines and CSV files are converted from them one
+//! record batch at a time, in the encoding Python dlt writes. The
 //! `_dlt_pipeline_state` job is not copied: its row is stored as a state
-//! file, as dlt does.
+//! file, as dlt does. The `_dlt_*` files are plain JSON in every format.
 //!
 //! # Exactly once
 //!
@@ -34,7 +37,7 @@
 //!
 //! See [`FilesystemConfig::from_json`]: `bucket_url` (required),
 //! `credentials` with dlt's key names, `layout`, `loader_file_format`
-//! (`parquet` only) and `max_state_files`. The runner applies
+//! (`parquet`, `jsonl` or `csv`) and `max_state_files`. The runner applies
 //! `DESTINATION__<NAME>__BUCKET_URL`, `DESTINATION__<NAME>__CREDENTIALS__AWS_ACCESS_KEY_ID`
 //! and similar variables before it opens the plugin. S3
 //! settings that are not configured come from the standard `AWS_*`
@@ -60,14 +63,18 @@ mod credentials;
 mod destination;
 mod dlt_files;
 mod error;
+mod format;
 mod layout;
 mod load;
 mod restore;
 mod state_job;
 mod store;
+mod text_files;
+mod text_values;
 
 pub use config::{BucketLocation, BucketScheme, DEFAULT_MAX_STATE_FILES, FilesystemConfig};
 pub use credentials::Credentials;
 pub use destination::{FilesystemDestination, FilesystemDestinationFactory};
+pub use format::LoaderFileFormat;
 pub use layout::{DEFAULT_LAYOUT, FileNameParts, Layout};
 

@@ -5,7 +5,7 @@
 //! files get names derived from the job's stable file id, so a retry
 //! overwrites the files of a failed attempt instead of adding duplicates.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use plugin_sdk::PluginError;
@@ -15,10 +15,12 @@ use crate::config::FilesystemConfig;
 use crate::dlt_files::{
     self, INIT_CONTENT, INIT_FILE, STATE_FOLDER, StateRecord, VERSION_FOLDER, dataset_path, file_name,
 };
+use crate::format::LoaderFileFormat;
 use crate::layout::FileNameParts;
 use crate::restore::committed_loads;
 use crate::state_job::read_state_rows;
 use crate::store::Bucket;
+use crate::text_files::{TextFileSpec, convert_parquet};
 
 /// Loads `request` into its dataset; see the module documentation for the
 /// order of writes.
@@ -129,24 +131,35 @@ fn ensure_dataset_marker(bucket: &Bucket, dataset: &str) -> Result<(), PluginErr
     Ok(())
 }
 
-/// Copies a job's Parquet file to its place in the layout.
+/// Writes a job's rows to their place in the layout: the Parquet job file
+/// unchanged, or converted to the configured text format.
 fn write_data_file(
     bucket: &Bucket,
     config: &FilesystemConfig,
     request: &LoadRequest,
     job: &LoadJob,
 ) -> Result<(), PluginError> {
-    let (file_id, ext) = split_job_id(job)?;
+    let (file_id, _) = split_job_id(job)?;
+    let format = config.loader_file_format;
+    let compressed = !config.disable_compression && format.supports_compression();
+    let ext = format.extension(compressed);
     let relative = config.layout.render(&FileNameParts {
         table_name: &job.table_name,
         schema_name: &request.schema.name,
         load_id: &request.load_id,
         file_id,
-        ext,
+        ext: &ext,
     });
     let path = dataset_path(&request.dataset_name, &relative);
+    let job_file = Path::new(&job.file_path);
 
-    let bytes = bucket.upload_file(Path::new(&job.file_path), &path)?;
+    let bytes = if format == LoaderFileFormat::Parquet {
+        bucket.upload_file(job_file, &path)?
+    } else {
+        let converted = convert_job_file(request, job, file_id, format, compressed)?;
+        bucket.upload_file(converted.path(), &path)?
+    };
+
     tracing::debug!(
         load_id = %request.load_id,
         table = %job.table_name,
@@ -156,6 +169,44 @@ fn write_data_file(
         "wrote data file"
     );
     Ok(())
+}
+
+/// Converts a job's Parquet file to a temporary file in `format`, next to
+/// the job file. The file is deleted when the returned handle drops.
+fn convert_job_file(
+    request: &LoadRequest,
+    job: &LoadJob,
+    file_id: &str,
+    format: LoaderFileFormat,
+    compressed: bool,
+) -> Result<tempfile::NamedTempFile, PluginError> {
+    let job_file = Path::new(&job.file_path);
+    let folder = job_file.parent().unwrap_or(Path::new("."));
+    let converted = tempfile::Builder::new()
+        .prefix(&format!(".{}.", job.job_id))
+        .suffix(".tmp")
+        .tempfile_in(folder)
+        .map_err(|error| {
+            PluginError::terminal(format!("failed to create a temporary file in {}", folder.display())).with_source(&error)
+        })?;
+
+    let json_columns: HashSet<String> = request
+        .tables
+        .iter()
+        .filter(|table| table.name == job.table_name)
+        .flat_map(|table| &table.columns)
+        .filter(|column| column.data_type == "json")
+        .map(|column| column.name.clone())
+        .collect();
+    let gzip_name = format!("{}.{file_id}.0.{}", job.table_name, format.name());
+    let spec = TextFileSpec {
+        format,
+        compressed,
+        json_columns: &json_columns,
+        gzip_name: &gzip_name,
+    };
+    convert_parquet(job_file, converted.path(), &spec)?;
+    Ok(converted)
 }
 
 /// Returns the file id and extension of a job id `<table>.<file_id>.<ext>`.

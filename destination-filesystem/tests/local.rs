@@ -211,3 +211,45 @@ fn parquet_rows_preserved() {
         .collect();
     assert_eq!(parquet_rows(&stored), 4);
 }
+
+#[test]
+fn jsonl_gzip_files() {
+    let fixture = Fixture::new();
+    let mut destination = fixture.destination_with(json!({"loader_file_format": "jsonl"}));
+    scenarios::text_format_files(&mut destination, &fixture, fixture.dir(), "jsonl.gz");
+}
+
+#[test]
+fn jsonl_plain_files() {
+    let fixture = Fixture::new();
+    let runner = json!({"pipeline_name": PIPELINE, "project_dir": "", "working_dir": "", "disable_compression": true});
+    let mut destination = fixture.destination_with(json!({"loader_file_format": "jsonl", "_runner": runner}));
+    scenarios::text_format_files(&mut destination, &fixture, fixture.dir(), "jsonl");
+}
+
+#[test]
+fn csv_gzip_files() {
+    let fixture = Fixture::new();
+    let mut destination = fixture.destination_with(json!({"loader_file_format": "csv"}));
+    scenarios::text_format_files(&mut destination, &fixture, fixture.dir(), "csv.gz");
+}
+
+#[test]
+fn csv_plain_files() {
+    let fixture = Fixture::new();
+    let runner = json!({"pipeline_name": PIPELINE, "project_dir": "", "working_dir": "", "disable_compression": true});
+    let mut destination = fixture.destination_with(json!({"loader_file_format": "csv", "_runner": runner}));
+    scenarios::text_format_files(&mut destination, &fixture, fixture.dir(), "csv");
+}
+
+#[test]
+fn unknown_format_rejected() {
+    let fixture = Fixture::new();
+    let config = json!({"type": "filesystem", "bucket_url": fixture.bucket.path(), "loader_file_format": "insert_values"});
+
+    let error = FilesystemDestination::from_json(&config).expect_err("insert_values is not a filesystem format");
+
+    assert_eq!(error.category, ErrorCategory::Config);
+    assert!(error.message().contains("\"insert_values\""), "{error}");
+    assert!(error.message().contains("parquet, jsonl, csv"), "{error}");
+}

@@ -73,15 +73,23 @@ fn python() -> PathBuf {
 
 /// Runs the script and returns its result object.
 fn run_script(work: &Path, mode: &str, bucket: &Path) -> Value {
-    let script = work.join("interop.py");
-    std::fs::write(&script, SCRIPT).expect("write script");
-    let pipelines = work.join(format!("pipelines-{mode}"));
+    run_python(work, SCRIPT, &[mode], bucket, &[])
+}
+
+/// Runs `script` with `args`, the bucket and a pipelines folder named after
+/// the first argument, and returns the object it prints after `RESULT:`.
+fn run_python(work: &Path, script: &str, args: &[&str], bucket: &Path, env: &[(&str, &str)]) -> Value {
+    let mode = args.join("-");
+    let script_path = work.join(format!("{mode}.py"));
+    std::fs::write(&script_path, script).expect("write script");
+    let pipelines = work.join(format!("pipelines-{mode}-{}", bucket.file_name().unwrap().to_string_lossy()));
     let output = Command::new(python())
-        .arg(&script)
-        .arg(mode)
+        .arg(&script_path)
+        .args(args)
         .arg(bucket)
         .arg(&pipelines)
         .env("RUNTIME__DLTHUB_TELEMETRY", "false")
+        .envs(env.iter().copied())
         .output()
         .expect("run Python");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -137,11 +145,9 @@ fn state_job(state: &Value, dir: &Path) -> LoadJob {
     common::job("_dlt_pipeline_state", &path, 1)
 }
 
-/// Builds the load request that reproduces the reference dataset `ds`.
-fn reference_request(reference: &Path, jobs_dir: &Path) -> LoadRequest {
-    let dataset = reference.join("ds");
-    let load_file = only_file(&dataset.join("_dlt_loads"));
-    let load = read_json(&load_file);
+/// Returns the load id and the schema of the single load in `dataset`.
+fn reference_load(dataset: &Path) -> (String, SchemaVersion) {
+    let load = read_json(&only_file(&dataset.join("_dlt_loads")));
     let load_id = load["load_id"].as_str().expect("load_id").to_owned();
 
     let version = read_json(&only_file(&dataset.join("_dlt_version")));
@@ -152,6 +158,13 @@ fn reference_request(reference: &Path, jobs_dir: &Path) -> LoadRequest {
         version_hash: version["version_hash"].as_str().expect("version_hash").to_owned(),
         schema_json: version["schema"].as_str().expect("schema").to_owned(),
     };
+    (load_id, schema)
+}
+
+/// Builds the load request that reproduces the reference dataset `ds`.
+fn reference_request(reference: &Path, jobs_dir: &Path) -> LoadRequest {
+    let dataset = reference.join("ds");
+    let (load_id, schema) = reference_load(&dataset);
 
     let state = read_json(&only_file(&dataset.join("_dlt_pipeline_state")));
     let mut jobs = vec![state_job(&state, jobs_dir)];
@@ -240,4 +253,222 @@ fn dataset_matches_and_restores() {
     assert_eq!(restored["state_hash"], written["state_hash"]);
     assert_eq!(restored["state_version"], written["state_version"]);
     assert_eq!(restored["schemas"], written["schemas"]);
+}
+
+/// Writes (mode `write`) or restores (mode `restore`) pipeline `interop`
+/// with `loader_file_format` set to the second argument, then prints the
+/// state and schema hashes and the rows of `items` read through dlt's
+/// filesystem SQL client.
+///
+/// The rows carry their own `_dlt_id`, which dlt keeps, so that the test can
+/// build the same rows as a Parquet job file. `max_table_nesting=0` makes
+/// `meta` a `json` column in place.
+const TEXT_SCRIPT: &str = r#"
+import datetime, decimal, json, os, sys
+os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+import dlt
+
+mode, file_format, bucket, pipelines_dir = sys.argv[1:5]
+
+ROWS = [
+    {"id": 1, "name": "a,b \"q\"\ttab", "amount": decimal.Decimal("12.345"), "ratio": 0.5, "flag": True,
+     "ts": datetime.datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=datetime.timezone.utc),
+     "day": datetime.date(2024, 1, 2), "t": datetime.time(3, 4, 5), "blob": b"\x01hi",
+     "meta": {"k": 1, "z": [1, 2]}, "big": 2**40, "empty": "", "uni": "h\u00e9llo", "_dlt_id": "row-1"},
+    {"id": 2, "name": None, "amount": decimal.Decimal("7"), "ratio": 1e20, "flag": False,
+     "ts": datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc), "day": None,
+     "t": datetime.time(1, 2, 3, 4), "blob": None, "meta": None, "big": None, "empty": None, "uni": None,
+     "_dlt_id": "row-2"},
+]
+
+@dlt.resource(name="items", max_table_nesting=0)
+def items(cursor=dlt.sources.incremental("id", initial_value=0)):
+    yield [row for row in ROWS if row["id"] > cursor.start_value]
+
+pipeline = dlt.pipeline(
+    "interop",
+    destination=dlt.destinations.filesystem(bucket_url=bucket),
+    dataset_name="ds",
+    pipelines_dir=pipelines_dir,
+)
+if mode == "write":
+    pipeline.run(items(), loader_file_format=file_format)
+else:
+    pipeline.sync_destination()
+
+# `pipeline.dataset()` raises a TypeError inside sqlglot 30 with dlt 1.31,
+# so the rows are read through the SQL client.
+with pipeline.sql_client() as client:
+    rows = client.execute_sql("SELECT * FROM items ORDER BY id")
+cursor = pipeline.state["sources"]["interop"]["resources"]["items"]["incremental"]["id"]["last_value"]
+print("RESULT:" + json.dumps({
+    "state_hash": pipeline.state.get("_version_hash"),
+    "schemas": {name: schema.version_hash for name, schema in pipeline.schemas.items()},
+    "cursor": cursor,
+    "rows": [[str(value) for value in row] for row in rows],
+}))
+"#;
+
+/// Writes the rows of `TEXT_SCRIPT` as the runner's Parquet job file of
+/// table `items`, with the Arrow types the runner's normalizer uses.
+fn items_job(dir: &Path, file_id: &str, load_id: &str) -> LoadJob {
+    use arrow::array::{
+        BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float64Array, Time64MicrosecondArray,
+    };
+
+    let decimals = Decimal128Array::from(vec![12_345_000_000_i128, 7_000_000_000])
+        .with_precision_and_scale(38, 9)
+        .expect("valid decimal type");
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("id", Arc::new(Int64Array::from(vec![1_i64, 2]))),
+        ("name", Arc::new(StringArray::from(vec![Some("a,b \"q\"\ttab"), None]))),
+        ("amount", Arc::new(decimals)),
+        ("ratio", Arc::new(Float64Array::from(vec![0.5, 1e20]))),
+        ("flag", Arc::new(BooleanArray::from(vec![true, false]))),
+        (
+            "ts",
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![1_704_164_645_123_456_i64, 1_704_164_645_000_000]).with_timezone("UTC"),
+            ),
+        ),
+        ("day", Arc::new(Date32Array::from(vec![Some(19_724), None]))),
+        ("t", Arc::new(Time64MicrosecondArray::from(vec![11_045_000_000_i64, 3_723_000_004]))),
+        ("blob", Arc::new(BinaryArray::from(vec![Some(b"\x01hi".as_slice()), None]))),
+        ("meta", Arc::new(StringArray::from(vec![Some(r#"{"k":1,"z":[1,2]}"#), None]))),
+        ("big", Arc::new(Int64Array::from(vec![Some(1_i64 << 40), None]))),
+        ("empty", Arc::new(StringArray::from(vec![Some(""), None]))),
+        ("uni", Arc::new(StringArray::from(vec![Some("h\u{e9}llo"), None]))),
+        ("_dlt_id", Arc::new(StringArray::from(vec!["row-1", "row-2"]))),
+        ("_dlt_load_id", Arc::new(StringArray::from(vec![load_id, load_id]))),
+    ];
+    let path = dir.join(format!("items.{file_id}.0.parquet"));
+    write_parquet(&path, &RecordBatch::try_from_iter(columns).expect("items batch"));
+    common::job("items", &path, 2)
+}
+
+/// Builds the load request that reproduces a reference dataset written by
+/// `TEXT_SCRIPT`, with `items` as a Parquet job file.
+fn text_reference_request(reference: &Path, jobs_dir: &Path) -> LoadRequest {
+    let dataset = reference.join("ds");
+    let (load_id, schema) = reference_load(&dataset);
+
+    let items_file = only_file(&dataset.join("items"));
+    let items_name = items_file.file_name().expect("file name").to_string_lossy().into_owned();
+    let file_id = items_name.split('.').nth(2).expect("file id in data file name");
+    let state = read_json(&only_file(&dataset.join("_dlt_pipeline_state")));
+    let jobs = vec![state_job(&state, jobs_dir), items_job(jobs_dir, file_id, &load_id)];
+    let tables = vec![TableSpec {
+        name: "items".to_owned(),
+        write_disposition: "append".to_owned(),
+        columns: vec![common::column("meta", "json", true)],
+        ..TableSpec::default()
+    }];
+
+    LoadRequest {
+        pipeline_name: "interop".to_owned(),
+        load_id,
+        dataset_name: "ds".to_owned(),
+        schema,
+        tables,
+        truncate_tables: Vec::new(),
+        jobs,
+    }
+}
+
+/// Returns the data file of `items` in `bucket`, relative to it.
+fn items_data_file(bucket: &Path) -> String {
+    let files: Vec<String> = list_files(bucket).into_iter().filter(|path| path.starts_with("ds/items/")).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+/// Returns a data file's content, decompressed when it ends in `.gz`, and
+/// the gzip header without its time (bytes 4 to 7).
+fn data_file_parts(path: &Path) -> (String, Vec<u8>) {
+    let bytes = std::fs::read(path).expect("read data file");
+    if path.extension().is_none_or(|ext| ext != "gz") {
+        return (String::from_utf8(bytes).expect("UTF-8 data file"), Vec::new());
+    }
+
+    let name_end = 10 + bytes[10..].iter().position(|byte| *byte == 0).expect("gzip FNAME ends with NUL");
+    let mut header = bytes[..4].to_vec();
+    header.extend_from_slice(&bytes[8..=name_end]);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(bytes.as_slice()), &mut text)
+        .expect("gzip data file with UTF-8 inside");
+    (text, header)
+}
+
+/// Loads the same rows as Python dlt in `file_format` and compares the
+/// datasets; Python dlt then restores from ours and reads the rows back,
+/// and this destination restores state and schema from the one dlt wrote.
+fn text_dataset_matches(file_format: &str, disable_compression: bool) {
+    let work = tempfile::tempdir().expect("create work folder");
+    let reference = work.path().join("reference");
+    let ours = work.path().join("ours");
+    let jobs_dir = work.path().join("jobs");
+    std::fs::create_dir_all(&jobs_dir).expect("create job folder");
+    let compression = if disable_compression { "true" } else { "false" };
+    let env = [("NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION", compression)];
+
+    let written = run_python(work.path(), TEXT_SCRIPT, &["write", file_format], &reference, &env);
+    let request = text_reference_request(&reference, &jobs_dir);
+    let runner = serde_json::json!({
+        "pipeline_name": "interop",
+        "project_dir": work.path(),
+        "working_dir": work.path(),
+        "disable_compression": disable_compression,
+    });
+    let config = serde_json::json!({"bucket_url": ours, "loader_file_format": file_format, "_runner": runner});
+    let mut destination = FilesystemDestination::from_json(&config).expect("open destination");
+    destination.load_package(&request).expect("load reference package");
+
+    let reference_files: Vec<String> = list_files(&reference).iter().map(|path| without_version_time(path)).collect();
+    let our_files: Vec<String> = list_files(&ours).iter().map(|path| without_version_time(path)).collect();
+    assert_eq!(our_files, reference_files);
+
+    let (reference_text, reference_header) = data_file_parts(&reference.join(items_data_file(&reference)));
+    let (our_text, our_header) = data_file_parts(&ours.join(items_data_file(&ours)));
+    assert_eq!(our_text, reference_text, "content of the {file_format} data file");
+    assert_eq!(our_header, reference_header, "gzip header of the {file_format} data file");
+
+    let restored = run_python(work.path(), TEXT_SCRIPT, &["restore", file_format], &ours, &[]);
+    assert_eq!(restored["rows"], written["rows"]);
+    assert_eq!(restored["state_hash"], written["state_hash"]);
+    assert_eq!(restored["schemas"], written["schemas"]);
+    assert_eq!(restored["cursor"], 2);
+
+    let mut on_reference = FilesystemDestination::new(FilesystemConfig::local(&reference)).expect("open destination");
+    let state_request = plugin_sdk::protocol::StateRequest {
+        dataset_name: "ds".to_owned(),
+        pipeline_name: "interop".to_owned(),
+    };
+    let state = on_reference.fetch_state(&state_request).expect("fetch state").expect("state in dlt's dataset");
+    assert_eq!(state.load_id, request.load_id);
+    let schema_request = plugin_sdk::protocol::SchemaRequest {
+        dataset_name: "ds".to_owned(),
+        schema_name: request.schema.name.clone(),
+    };
+    let schema = on_reference.fetch_schema(&schema_request).expect("fetch schema").expect("schema in dlt's dataset");
+    assert_eq!(schema.version_hash, request.schema.version_hash);
+}
+
+#[test]
+fn jsonl_gzip_matches_dlt() {
+    text_dataset_matches("jsonl", false);
+}
+
+#[test]
+fn jsonl_plain_matches_dlt() {
+    text_dataset_matches("jsonl", true);
+}
+
+#[test]
+fn csv_gzip_matches_dlt() {
+    text_dataset_matches("csv", false);
+}
+
+#[test]
+fn csv_plain_matches_dlt() {
+    text_dataset_matches("csv", true);
 }

@@ -63,6 +63,13 @@ impl Fixture {
         FilesystemDestination::from_json(&self.config).expect("open destination")
     }
 
+    /// Opens a destination with `loader_file_format` set to `format`.
+    fn destination_writing(&self, format: &str) -> FilesystemDestination {
+        let mut config = self.config.clone();
+        config["loader_file_format"] = json!(format);
+        FilesystemDestination::from_json(&config).expect("open destination")
+    }
+
     fn object(&self, path: &str) -> ObjectPath {
         ObjectPath::from(format!("{}/{path}", self.prefix))
     }
@@ -137,6 +144,20 @@ fn schema_requires_committed_load() {
 fn empty_prefix_has_nothing() {
     let fixture = Fixture::new("empty");
     scenarios::empty_bucket_has_nothing(&mut fixture.destination());
+}
+
+#[test]
+fn jsonl_gzip_files() {
+    let fixture = Fixture::new("jsonl_gzip_files");
+    let mut destination = fixture.destination_writing("jsonl");
+    scenarios::text_format_files(&mut destination, &fixture, fixture.jobs.path(), "jsonl.gz");
+}
+
+#[test]
+fn csv_gzip_files() {
+    let fixture = Fixture::new("csv_gzip_files");
+    let mut destination = fixture.destination_writing("csv");
+    scenarios::text_format_files(&mut destination, &fixture, fixture.jobs.path(), "csv.gz");
 }
 
 #[test]

@@ -185,6 +185,11 @@ pub struct RunnerContext {
     pub project_dir: String,
     /// The pipeline's working directory.
     pub working_dir: String,
+    /// True when text data files (JSON Lines, CSV) must be written without
+    /// gzip, from dlt's `NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION` or
+    /// `DATA_WRITER__DISABLE_COMPRESSION` variable.
+    #[serde(default)]
+    pub disable_compression: bool,
 }
 
 /// Returns a short English name of a JSON value's type, for configuration

@@ -170,6 +170,7 @@ fn runner_context(resolved: &ResolvedPipeline, working_dir: &Path) -> Value {
         "pipeline_name": resolved.name,
         "project_dir": resolved.project_dir,
         "working_dir": working_dir,
+        "disable_compression": resolved.disable_compression,
     })
 }
 

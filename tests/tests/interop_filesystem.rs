@@ -4,7 +4,8 @@
 //! The `dlt` binary and Python dlt take turns on the same pipeline: a `files`
 //! source `events` (table `events`) with an incremental cursor `updated_at`.
 //! Each side restores the state from the bucket and loads only the newer
-//! rows, and the Parquet files of table `events` then hold every id once.
+//! rows, and the data files of table `events` then hold every id once. Each
+//! case runs with one `loader_file_format`: Parquet, JSON Lines or CSV.
 //!
 //! The interpreter is `$DLT_TEST_PYTHON`, or `/var/tmp/dlt-rs/venv/bin/python`,
 //! with dlt 1.31, pyarrow and s3fs installed (scripts/setup-python.sh). The
@@ -24,17 +25,18 @@ const PIPELINE: &str = "interop_events";
 
 /// Loads or reads pipeline `interop_events` in Python dlt. Mode `first` loads
 /// the events file, and mode `continue` restores the pipeline from the bucket
-/// before it loads and reports the restored hashes. Mode `read` only reads the
-/// Parquet files of table `events`. Every mode prints one `RESULT:` line of
+/// before it loads and reports the restored hashes. Both load in the given
+/// `loader_file_format`. Mode `read` only reads the data files of table
+/// `events`, in any of the formats. Every mode prints one `RESULT:` line of
 /// JSON with the rows as sorted `[id, _dlt_load_id]` pairs.
 const SCRIPT: &str = r#"
-import json, os, sys
+import csv, gzip, io, json, os, sys
 os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
 import dlt
 import fsspec
 import pyarrow.parquet as pq
 
-mode, bucket_url, credentials_json, pipelines_dir, data_file, pipeline_name, dataset = sys.argv[1:8]
+mode, bucket_url, credentials_json, pipelines_dir, data_file, pipeline_name, dataset, file_format = sys.argv[1:9]
 credentials = json.loads(credentials_json) if credentials_json else None
 
 def read_rows():
@@ -49,11 +51,20 @@ def read_rows():
     else:
         fs = fsspec.filesystem("file")
         folder = os.path.join(bucket_url, dataset, "events")
-    files = sorted(fs.glob(folder + "/*.parquet"))
+    files = sorted(fs.glob(folder + "/*"))
     rows = []
     for path in files:
-        table = pq.read_table(path, filesystem=fs, columns=["id", "_dlt_load_id"])
-        rows.extend(zip(table.column("id").to_pylist(), table.column("_dlt_load_id").to_pylist()))
+        if path.endswith(".parquet"):
+            table = pq.read_table(path, filesystem=fs, columns=["id", "_dlt_load_id"])
+            rows.extend(zip(table.column("id").to_pylist(), table.column("_dlt_load_id").to_pylist()))
+            continue
+        data = fs.cat_file(path)
+        text = (gzip.decompress(data) if path.endswith(".gz") else data).decode("utf-8")
+        if ".jsonl" in path:
+            records = [json.loads(line) for line in text.splitlines()]
+        else:
+            records = list(csv.DictReader(io.StringIO(text)))
+        rows.extend((int(record["id"]), record["_dlt_load_id"]) for record in records)
     return sorted(rows), [os.path.basename(path) for path in files]
 
 result = {}
@@ -78,7 +89,7 @@ if mode != "read":
         result["restored_state_hash"] = pipeline.state.get("_version_hash")
         result["restored_state_version"] = pipeline.state.get("_state_version")
         result["restored_schemas"] = {name: s.version_hash for name, s in pipeline.schemas.items()}
-    info = pipeline.run(events_source(), loader_file_format="parquet")
+    info = pipeline.run(events_source(), loader_file_format=file_format)
     result["load_ids"] = info.loads_ids
 
 rows, files = read_rows()
@@ -86,6 +97,36 @@ result["rows"] = rows
 result["files"] = files
 print("RESULT:" + json.dumps(result))
 "#;
+
+/// The data file format of one test case, and how it is chosen.
+struct Format {
+    /// The `loader_file_format` value.
+    name: &'static str,
+    /// The extension of the data files, such as `jsonl.gz`.
+    extension: &'static str,
+    /// Set in dlt.yml when true, else with `DESTINATION__LAKE__LOADER_FILE_FORMAT`.
+    in_dlt_yml: bool,
+}
+
+impl Format {
+    const PARQUET: Format = Format { name: "parquet", extension: "parquet", in_dlt_yml: true };
+    const JSONL_GZIP: Format = Format { name: "jsonl", extension: "jsonl.gz", in_dlt_yml: true };
+    const CSV_GZIP: Format = Format { name: "csv", extension: "csv.gz", in_dlt_yml: true };
+    /// Chosen with environment variables only, as dlt users do.
+    const JSONL_PLAIN_FROM_ENV: Format = Format { name: "jsonl", extension: "jsonl", in_dlt_yml: false };
+
+    /// Returns the variables that the runner and Python dlt get.
+    fn environment(&self) -> Vec<(&'static str, &'static str)> {
+        let mut env = Vec::new();
+        if !self.in_dlt_yml {
+            env.push(("DESTINATION__LAKE__LOADER_FILE_FORMAT", self.name));
+        }
+        if self.name != "parquet" && !self.extension.ends_with(".gz") {
+            env.push(("NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION", "true"));
+        }
+        env
+    }
+}
 
 /// Where a test's dataset lives: a bucket URL and, for S3, its credentials.
 struct Bucket {
@@ -125,13 +166,17 @@ fn python() -> PathBuf {
 }
 
 /// Creates a project that loads `data/events.jsonl` into `bucket`, dataset `dataset`.
-fn project_for(bucket: impl FnOnce(&TestProject) -> Bucket, dataset: &str) -> (TestProject, Bucket) {
+fn project_for(bucket: impl FnOnce(&TestProject) -> Bucket, dataset: &str, format: &Format) -> (TestProject, Bucket) {
     let project = TestProject::new("");
     let bucket = bucket(&project);
     // JSON is valid YAML flow syntax, so the credentials mapping is written as JSON.
     let credentials = match &bucket.credentials {
         Some(credentials) => format!("\n    credentials: {credentials}"),
         None => String::new(),
+    };
+    let file_format = match format.in_dlt_yml {
+        true => format!("\n    loader_file_format: {}", format.name),
+        false => String::new(),
     };
     let dlt_yml = format!(
         "sources:
@@ -144,7 +189,7 @@ fn project_for(bucket: impl FnOnce(&TestProject) -> Bucket, dataset: &str) -> (T
 destinations:
   lake:
     type: filesystem
-    bucket_url: \"{url}\"{credentials}
+    bucket_url: \"{url}\"{credentials}{file_format}
 pipelines:
   {PIPELINE}:
     source: events
@@ -166,7 +211,7 @@ fn write_events(project: &TestProject, last: u32) {
 }
 
 /// Runs the Python script in `mode` and returns its result object.
-fn run_python(project: &TestProject, bucket: &Bucket, dataset: &str, mode: &str) -> Value {
+fn run_python(project: &TestProject, bucket: &Bucket, dataset: &str, format: &Format, mode: &str) -> Value {
     let script = project.path().join("interop.py");
     std::fs::write(&script, SCRIPT).unwrap();
     let credentials = bucket.credentials.as_ref().map(Value::to_string).unwrap_or_default();
@@ -179,7 +224,9 @@ fn run_python(project: &TestProject, bucket: &Bucket, dataset: &str, mode: &str)
         .arg(project.path().join("data/events.jsonl"))
         .arg(PIPELINE)
         .arg(dataset)
+        .arg(format.name)
         .env("RUNTIME__DLTHUB_TELEMETRY", "false")
+        .envs(format.environment())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -221,16 +268,17 @@ fn rows(result: &Value) -> Vec<(i64, String)> {
         .collect()
 }
 
-/// Asserts that each Parquet file of table `events` is named
-/// `<load_id>.<file_id>.parquet`, dlt's default layout, after a load of its rows.
-fn assert_file_names(result: &Value) {
+/// Asserts that each data file of table `events` is named
+/// `<load_id>.<file_id>.<extension>`, dlt's default layout, after a load of its rows.
+fn assert_file_names(result: &Value, format: &Format) {
     let load_ids: Vec<String> = rows(result).into_iter().map(|(_, load_id)| load_id).collect();
     let files = result["files"].as_array().unwrap_or_else(|| panic!("no files in {result}"));
     for file in files {
         let name = file.as_str().unwrap();
-        let parts: Vec<&str> = name.rsplitn(2, '.').collect();
-        assert_eq!(parts[0], "parquet", "extension of {name}");
-        let (load_id, file_id) = parts[1].rsplit_once('.').unwrap_or_else(|| panic!("no file id in {name}"));
+        let stem = name
+            .strip_suffix(&format!(".{}", format.extension))
+            .unwrap_or_else(|| panic!("{name} does not end with .{}", format.extension));
+        let (load_id, file_id) = stem.rsplit_once('.').unwrap_or_else(|| panic!("no file id in {name}"));
         assert!(load_ids.iter().any(|id| id == load_id), "{name} starts with no load id of {load_ids:?}");
         assert!(!file_id.is_empty(), "empty file id in {name}");
     }
@@ -249,15 +297,15 @@ fn last_load_id(result: &Value) -> String {
 
 /// Our runner loads events 1..3, then Python restores the pipeline from the
 /// bucket and loads events 4 and 5 only.
-fn check_python_continues_ours(project: &TestProject, bucket: &Bucket, dataset: &str) {
+fn check_python_continues_ours(project: &TestProject, bucket: &Bucket, dataset: &str, format: &Format) {
     write_events(project, 3);
-    assert_success(&project.dlt(&["pipeline", PIPELINE, "run"]));
+    assert_success(&project.dlt_with_env(&["pipeline", PIPELINE, "run"], &format.environment()));
     let working_dir = project.data_dir().join("pipelines").join(PIPELINE);
     let state = read_json(&working_dir.join("state.json"));
     let schema = read_json(&working_dir.join("schemas/events.schema.json"));
 
     write_events(project, 5);
-    let result = run_python(project, bucket, dataset, "continue");
+    let result = run_python(project, bucket, dataset, format, "continue");
 
     assert_eq!(result["restored_state_hash"], state["_version_hash"], "restored state hash");
     assert_eq!(result["restored_state_version"], state["_state_version"], "restored state version");
@@ -265,20 +313,20 @@ fn check_python_continues_ours(project: &TestProject, bucket: &Bucket, dataset: 
     assert_eq!(ids_of_load(&result, &last_load_id(&result)), [4, 5], "rows of Python's load");
     assert_eq!(ids(&result).len(), 5, "row count in {:?}", result["files"]);
     assert_eq!(distinct(ids(&result)), [1, 2, 3, 4, 5], "distinct ids in {:?}", result["files"]);
-    assert_file_names(&result);
+    assert_file_names(&result, format);
 }
 
 /// Python loads events 1..3, then our runner, with no working directory,
 /// restores Python's state from the bucket and loads events 4 and 5 only.
-fn check_ours_continues_python(project: &TestProject, bucket: &Bucket, dataset: &str) {
+fn check_ours_continues_python(project: &TestProject, bucket: &Bucket, dataset: &str, format: &Format) {
     write_events(project, 3);
-    let first = run_python(project, bucket, dataset, "first");
+    let first = run_python(project, bucket, dataset, format, "first");
     let python_load_id = last_load_id(&first);
     assert_eq!(ids(&first), [1, 2, 3], "Python's rows");
 
     write_events(project, 5);
-    assert_success(&project.dlt(&["pipeline", PIPELINE, "run"]));
-    let result = run_python(project, bucket, dataset, "read");
+    assert_success(&project.dlt_with_env(&["pipeline", PIPELINE, "run"], &format.environment()));
+    let result = run_python(project, bucket, dataset, format, "read");
 
     let ours: Vec<i64> = rows(&result)
         .into_iter()
@@ -288,7 +336,7 @@ fn check_ours_continues_python(project: &TestProject, bucket: &Bucket, dataset: 
     assert_eq!(ours, [4, 5], "rows of our load");
     assert_eq!(ids(&result).len(), 5, "row count in {:?}", result["files"]);
     assert_eq!(distinct(ids(&result)), [1, 2, 3, 4, 5], "distinct ids in {:?}", result["files"]);
-    assert_file_names(&result);
+    assert_file_names(&result, format);
     let working_dir = project.data_dir().join("pipelines").join(PIPELINE);
     let state = read_json(&working_dir.join("state.json"));
     let cursor = &state["sources"]["events"]["resources"]["events"]["incremental"]["updated_at"]["last_value"];
@@ -298,27 +346,87 @@ fn check_ours_continues_python(project: &TestProject, bucket: &Bucket, dataset: 
 #[test]
 fn python_continues_our_local_dataset() {
     let dataset = "events_ours_then_python";
-    let (project, bucket) = project_for(Bucket::local, dataset);
-    check_python_continues_ours(&project, &bucket, dataset);
+    let (project, bucket) = project_for(Bucket::local, dataset, &Format::PARQUET);
+    check_python_continues_ours(&project, &bucket, dataset, &Format::PARQUET);
 }
 
 #[test]
 fn ours_continues_python_local_dataset() {
     let dataset = "events_python_then_ours";
-    let (project, bucket) = project_for(Bucket::local, dataset);
-    check_ours_continues_python(&project, &bucket, dataset);
+    let (project, bucket) = project_for(Bucket::local, dataset, &Format::PARQUET);
+    check_ours_continues_python(&project, &bucket, dataset, &Format::PARQUET);
 }
 
 #[test]
 fn python_continues_our_s3_dataset() {
     let dataset = "events_ours_then_python";
-    let (project, bucket) = project_for(|_| Bucket::s3("python-continues-ours"), dataset);
-    check_python_continues_ours(&project, &bucket, dataset);
+    let (project, bucket) = project_for(|_| Bucket::s3("python-continues-ours"), dataset, &Format::PARQUET);
+    check_python_continues_ours(&project, &bucket, dataset, &Format::PARQUET);
 }
 
 #[test]
 fn ours_continues_python_s3_dataset() {
     let dataset = "events_python_then_ours";
-    let (project, bucket) = project_for(|_| Bucket::s3("ours-continues-python"), dataset);
-    check_ours_continues_python(&project, &bucket, dataset);
+    let (project, bucket) = project_for(|_| Bucket::s3("ours-continues-python"), dataset, &Format::PARQUET);
+    check_ours_continues_python(&project, &bucket, dataset, &Format::PARQUET);
+}
+
+#[test]
+fn python_continues_our_local_jsonl() {
+    let dataset = "jsonl_ours_then_python";
+    let (project, bucket) = project_for(Bucket::local, dataset, &Format::JSONL_GZIP);
+    check_python_continues_ours(&project, &bucket, dataset, &Format::JSONL_GZIP);
+}
+
+#[test]
+fn ours_continues_python_local_jsonl() {
+    let dataset = "jsonl_python_then_ours";
+    let (project, bucket) = project_for(Bucket::local, dataset, &Format::JSONL_GZIP);
+    check_ours_continues_python(&project, &bucket, dataset, &Format::JSONL_GZIP);
+}
+
+#[test]
+fn python_continues_our_local_csv() {
+    let dataset = "csv_ours_then_python";
+    let (project, bucket) = project_for(Bucket::local, dataset, &Format::CSV_GZIP);
+    check_python_continues_ours(&project, &bucket, dataset, &Format::CSV_GZIP);
+}
+
+#[test]
+fn ours_continues_python_local_csv() {
+    let dataset = "csv_python_then_ours";
+    let (project, bucket) = project_for(Bucket::local, dataset, &Format::CSV_GZIP);
+    check_ours_continues_python(&project, &bucket, dataset, &Format::CSV_GZIP);
+}
+
+#[test]
+fn python_continues_our_s3_plain_jsonl() {
+    let dataset = "jsonl_ours_then_python";
+    let format = Format::JSONL_PLAIN_FROM_ENV;
+    let (project, bucket) = project_for(|_| Bucket::s3("python-continues-ours-jsonl"), dataset, &format);
+    check_python_continues_ours(&project, &bucket, dataset, &format);
+}
+
+#[test]
+fn ours_continues_python_s3_plain_jsonl() {
+    let dataset = "jsonl_python_then_ours";
+    let format = Format::JSONL_PLAIN_FROM_ENV;
+    let (project, bucket) = project_for(|_| Bucket::s3("ours-continues-python-jsonl"), dataset, &format);
+    check_ours_continues_python(&project, &bucket, dataset, &format);
+}
+
+#[test]
+fn unknown_format_is_config_error() {
+    let (project, _bucket) = project_for(Bucket::local, "unused", &Format::PARQUET);
+    write_events(&project, 1);
+
+    let output = project.dlt_with_env(
+        &["pipeline", PIPELINE, "run"],
+        &[("DESTINATION__LAKE__LOADER_FILE_FORMAT", "xml")],
+    );
+
+    assert!(!output.status.success(), "a run with an unknown format must fail");
+    let message = common::stderr(&output);
+    assert!(message.contains("`loader_file_format` \"xml\""), "{message}");
+    assert!(message.contains("parquet, jsonl, csv"), "{message}");
 }

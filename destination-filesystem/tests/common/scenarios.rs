@@ -211,3 +211,62 @@ pub fn empty_bucket_has_nothing(destination: &mut dyn Destination) {
         .expect("fetch schema");
     assert!(schema.is_none());
 }
+
+/// Returns the content of a data file, decompressed when its name ends in
+/// `.gz`. Checks the gzip header fields that Python's `gzip.open` writes.
+pub fn data_file_text(view: &dyn BucketView, path: &str) -> String {
+    let bytes = view.read(path);
+    if !path.ends_with(".gz") {
+        return String::from_utf8(bytes).expect("data file is UTF-8");
+    }
+
+    assert_eq!(&bytes[..4], [0x1f, 0x8b, 8, 8], "gzip magic, deflate and FNAME flag of {path}");
+    assert_eq!(&bytes[8..10], [2, 255], "gzip XFL (level 9) and OS (unknown) of {path}");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(bytes.as_slice()), &mut text)
+        .expect("data file is gzip with UTF-8 inside");
+    text
+}
+
+/// Checks the names and contents of JSON Lines or CSV data files, and that
+/// `replace` and state restore work with them.
+pub fn text_format_files(destination: &mut dyn Destination, view: &dyn BucketView, dir: &Path, ext: &str) {
+    for (load_id, version) in [(LOAD_1, 1), (LOAD_2, 2)] {
+        let users = users_file(dir, &format!("ffffff{version:04}"), load_id, &[1, 2]);
+        let state = state_file(dir, &format!("abab{version:06}"), load_id, PIPELINE, version);
+        let package = request(
+            load_id,
+            vec![table("users", "replace", None)],
+            &["users"],
+            vec![job("users", &users, 2), job("_dlt_pipeline_state", &state, 1)],
+        );
+        destination.load_package(&package).expect("load package");
+    }
+
+    let data_file = format!("ds/users/{LOAD_2}.ffffff0002.{ext}");
+    assert_eq!(files_under(view, "ds/users/"), std::slice::from_ref(&data_file));
+    assert_eq!(
+        files_under(view, "ds/_dlt_pipeline_state/"),
+        [LOAD_1, LOAD_2].map(|load_id| format!("ds/_dlt_pipeline_state/p__{load_id}__{HASH_1_HEX}.jsonl"))
+    );
+
+    let expected = if ext.starts_with("csv") {
+        format!(
+            "\"id\",\"name\",\"_dlt_load_id\",\"_dlt_id\"\n1,\"user-1\",\"{LOAD_2}\",\"id-1\"\n2,\"user-2\",\"{LOAD_2}\",\"id-2\"\n"
+        )
+    } else {
+        format!(
+            "{{\"id\":1,\"name\":\"user-1\",\"_dlt_load_id\":\"{LOAD_2}\",\"_dlt_id\":\"id-1\"}}\n\
+             {{\"id\":2,\"name\":\"user-2\",\"_dlt_load_id\":\"{LOAD_2}\",\"_dlt_id\":\"id-2\"}}\n"
+        )
+    };
+    assert_eq!(data_file_text(view, &data_file), expected);
+
+    let state_request = StateRequest {
+        dataset_name: DATASET.to_owned(),
+        pipeline_name: PIPELINE.to_owned(),
+    };
+    let state = destination.fetch_state(&state_request).expect("fetch state").expect("state stored");
+    assert_eq!(state.version, 2);
+    assert_eq!(state.load_id, LOAD_2);
+}

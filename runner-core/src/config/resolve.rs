@@ -13,6 +13,10 @@
 //!   `credentials` key that starts with `{` is read as a JSON object; every
 //!   other value is a string.
 //!
+//! `NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION`, or else
+//! `DATA_WRITER__DISABLE_COMPRESSION`, turns off gzip for text data files,
+//! as in dlt. It reaches destinations as `_runner.disable_compression`.
+//!
 //! Errors name the variable and the key, never the value.
 
 use std::collections::BTreeMap;
@@ -44,6 +48,9 @@ pub struct ResolvedPipeline {
     /// The schema contract of the loaded tables: the source's
     /// `schema_contract`, else the `contract` of the dataset in `datasets`.
     pub schema_contract: Option<SchemaContract>,
+    /// dlt's `data_writer.disable_compression`: write text data files
+    /// without gzip.
+    pub disable_compression: bool,
 }
 
 impl Project {
@@ -86,6 +93,7 @@ impl Project {
             }
         };
         apply_environment(&mut destination, environment).map_err(in_file)?;
+        let disable_compression = disable_compression(environment).map_err(in_file)?;
 
         let dataset_name = pipeline.dataset_name_or_default();
         let source_contract = match source {
@@ -103,6 +111,7 @@ impl Project {
             dataset_name,
             run_config: pipeline.run_config.clone(),
             schema_contract: source_contract.or(dataset_contract),
+            disable_compression,
         })
     }
 }
@@ -131,6 +140,35 @@ fn with_effective_format(source: &SourceConfig) -> SourceConfig {
         files.format = files.effective_format();
     }
     source
+}
+
+/// Variables that set dlt's `data_writer.disable_compression`, in the order
+/// dlt looks them up.
+const DISABLE_COMPRESSION_VARIABLES: [&str; 2] = [
+    "NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION",
+    "DATA_WRITER__DISABLE_COMPRESSION",
+];
+
+/// Reads `data_writer.disable_compression` from the first variable that is
+/// set; false when none is.
+fn disable_compression(environment: &BTreeMap<String, String>) -> Result<bool, ConfigError> {
+    let Some((variable, value)) = DISABLE_COMPRESSION_VARIABLES
+        .iter()
+        .find_map(|variable| Some((*variable, environment.get(*variable)?)))
+    else {
+        return Ok(false);
+    };
+
+    // The spellings dlt accepts for a boolean setting.
+    match value.trim().to_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "1" => Ok(true),
+        "false" | "f" | "no" | "n" | "0" => Ok(false),
+        _ => Err(env_error(
+            variable,
+            "data_writer.disable_compression",
+            "the value must be true or false",
+        )),
+    }
 }
 
 /// Applies `DESTINATION(S)__<NAME>__...` overrides, then replaces `${VAR}` values.

@@ -1006,6 +1006,38 @@ fn env_per_field_credentials() {
 }
 
 #[test]
+fn env_file_format_override() {
+    let env = environment(&[("DESTINATION__D__LOADER_FILE_FORMAT", "jsonl")]);
+    let resolved = load(BASE).resolve_with_env("p", &env).unwrap();
+    assert_eq!(resolved.destination.config["loader_file_format"], "jsonl");
+}
+
+#[test]
+fn env_disable_compression() {
+    let resolved = load(BASE).resolve_with_env("p", &environment(&[])).unwrap();
+    assert!(!resolved.disable_compression);
+
+    let env = environment(&[
+        ("NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION", "True"),
+        ("DATA_WRITER__DISABLE_COMPRESSION", "false"),
+    ]);
+    assert!(load(BASE).resolve_with_env("p", &env).unwrap().disable_compression);
+
+    let env = environment(&[("DATA_WRITER__DISABLE_COMPRESSION", "1")]);
+    assert!(load(BASE).resolve_with_env("p", &env).unwrap().disable_compression);
+}
+
+#[test]
+fn env_disable_compression_invalid() {
+    let env = environment(&[("DATA_WRITER__DISABLE_COMPRESSION", "sometimes")]);
+    let error = load(BASE).resolve_with_env("p", &env).unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("DATA_WRITER__DISABLE_COMPRESSION"), "{message}");
+    assert!(message.contains("true or false"), "{message}");
+    assert!(!message.contains("sometimes"), "{message}");
+}
+
+#[test]
 fn env_override_skips_reference() {
     let text = BASE.replace(
         "    type: duckdb\n",

@@ -80,6 +80,11 @@ impl TestProject {
 
     /// Runs `dlt --project <dir> <args>` with this project's data folder.
     pub fn dlt(&self, args: &[&str]) -> Output {
+        self.dlt_with_env(args, &[])
+    }
+
+    /// Runs `dlt` as [`TestProject::dlt`] does, with extra environment variables.
+    pub fn dlt_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(dlt_binary())
             .arg("--project")
             .arg(self.path())
@@ -87,6 +92,7 @@ impl TestProject {
             .env("DLT_DATA_DIR", self.data_dir())
             .env_remove("DLT_PLUGIN_DIR")
             .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .output()
             .unwrap()
     }
