@@ -40,7 +40,7 @@ pub struct DuckDbSetting {
     pub value: String,
 }
 
-/// Where a setting applies.
+/// Scope of a setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettingScope {
     Global,

@@ -41,7 +41,7 @@ fn apply_setting(connection: &Connection, setting: &DuckDbSetting) -> Result<(),
         SettingScope::Session => ("SESSION", "local_config"),
     };
     // Values stay out of logs and messages: a setting such as
-    // s3_secret_access_key holds a secret.
+    // s3_secret_access_key contains a secret.
     let statement = format!("SET {scope} {} = {}", setting.name, setting.value);
     tracing::debug!(setting = %setting.name, scope, "applying DuckDB setting");
     connection.execute_batch(&statement).map_err(|error| {
