@@ -19,3 +19,7 @@ export RUNTIME__DLTHUB_TELEMETRY=false
 # libraries are built once and the test binaries find them in target/debug.
 cargo build --locked --workspace --all-targets
 cargo test --locked --workspace
+
+# A short run of each fuzz target, about 150 seconds in all plus the build
+# (docs/fuzzing.md). DLT_FUZZ_SKIP=1 skips it; DLT_FUZZ_SECONDS sets the time.
+scripts/fuzz.sh

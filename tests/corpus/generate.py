@@ -132,6 +132,7 @@ def main():
     case("json_integer_over_64_bits", source_yml("data/items.json"), {"data/items.json": '[\n  {"id": 1, "big": 5},\n  {"id": 2, "big": 12345678901234567890123}\n]\n'})
     case("json_integer_u64_max", source_yml("data/items.json"), {"data/items.json": '[{"id": 1, "big": 18446744073709551615}]\n'})
     case("jsonl_negative_integer_over_64_bits", source_yml("data/items.jsonl"), {"data/items.jsonl": '{"id": 1, "big": -99999999999999999999999}\n'})
+    case("json_float_literal_over_64_bits", source_yml("data/items.json"), {"data/items.json": '[{"id": 1, "big": 1e30}, {"id": 2, "big": 18446744073709551616.0, "name": "99999999999999999999999"}]\n'})
     deep = '{"a": ' * 200 + "1" + "}" * 200
     case("json_nesting_too_deep", source_yml("data/items.jsonl"), {"data/items.jsonl": '{"id": 1, "deep": ' + deep + "}\n"})
     within = '{"a": ' * 40 + "1" + "}" * 40

@@ -15,6 +15,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
+use super::big_integers::{BigIntegerScanner, Layout, has_large_float, is_large_float, path_of_literal};
 use super::resource::{ItemProducer, ResourceOutput};
 use crate::{Error, Result};
 
@@ -212,9 +213,9 @@ fn invalid_data(path: &Path, line: Option<u64>, message: impl Into<String>) -> E
 
 /// Reads a JSON array element by element, or a sequence of top-level values.
 ///
-/// NOTE: serde_json, built without `arbitrary_precision`, parses an integer
-/// beyond 64 bits as a rounded f64, so it loads into a DOUBLE column unless
-/// the column is already bigint. dlt 1.31 rejects such integers at extract.
+/// An integer beyond 64 bits is rejected (see [`BigIntegerCheck`]). dlt 1.31
+/// rejects such a Python int at extract, though its JSON reader (orjson
+/// 3.13) reads one from a file as a rounded float.
 fn read_json(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
     let mut reader = open_buffered(path)?;
     let first = first_non_whitespace(&mut reader, path)?;
@@ -226,6 +227,7 @@ fn read_json(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
             let mut failure = None;
             let seed = ArrayElements {
                 output,
+                big_integers: BigIntegerCheck::new(path, Layout::Array),
                 failure: &mut failure,
             };
             let result = seed.deserialize(&mut deserializer).and_then(|_| deserializer.end());
@@ -235,9 +237,11 @@ fn read_json(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
             result.map_err(|e| json_error(path, e.line() as u64, &e, None))
         }
         Some(_) => {
+            let mut big_integers = BigIntegerCheck::new(path, Layout::Values);
             let stream = serde_json::Deserializer::from_reader(reader).into_iter::<Value>();
             for value in stream {
                 let value = value.map_err(|e| json_error(path, e.line() as u64, &e, None))?;
+                big_integers.check(&value)?;
                 output.push_row(value)?;
             }
             Ok(())
@@ -342,14 +346,71 @@ fn non_finite_literal_at(text: &[u8], column: usize) -> Option<&'static str> {
         .find(|literal| window.windows(literal.len()).any(|part| part == literal.as_bytes()))
 }
 
+/// Rejects integer literals beyond 64 bits in the values of one JSON file.
+///
+/// A row that may contain one (see [`has_large_float`]) is checked
+/// against the file's text, which a second reader scans front to back once,
+/// opened at the first such row. Files without such rows are read once.
+struct BigIntegerCheck<'p> {
+    path: &'p Path,
+    layout: Layout,
+    next_value: usize,
+    scanner: Option<BigIntegerScanner<BufReader<File>>>,
+}
+
+impl<'p> BigIntegerCheck<'p> {
+    fn new(path: &'p Path, layout: Layout) -> Self {
+        BigIntegerCheck {
+            path,
+            layout,
+            next_value: 0,
+            scanner: None,
+        }
+    }
+
+    /// Checks the next top-level value of the file.
+    fn check(&mut self, value: &Value) -> Result<()> {
+        let index = self.next_value;
+        self.next_value += 1;
+        if !has_large_float(value) {
+            return Ok(());
+        }
+
+        if self.scanner.is_none() {
+            let file = File::open(self.path).map_err(|e| Error::io("open", self.path, e))?;
+            self.scanner = Some(BigIntegerScanner::new(BufReader::new(file), self.layout));
+        }
+        match self.scanner.as_mut().and_then(|scanner| scanner.find_in_value(index)) {
+            Some(found) => Err(big_integer_error(self.path, found.line, value, &found.literal)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Builds the error for `literal`, found in the row `value` on line `line`.
+fn big_integer_error(path: &Path, line: u64, value: &Value, literal: &str) -> Error {
+    let field = path_of_literal(value, literal)
+        .map(|field| format!(" in field `{field}`"))
+        .unwrap_or_default();
+    invalid_data(
+        path,
+        Some(line),
+        format!(
+            "integer {literal}{field} is out of range for bigint (int64), and loading it as a double \
+             would round it; send the value as a string to load it as text"
+        ),
+    )
+}
+
 /// Deserializes a JSON array and hands each element to the resource output
 /// as soon as it is parsed, so the array is never held in memory.
-struct ArrayElements<'o, 'a> {
+struct ArrayElements<'o, 'a, 'p> {
     output: &'o mut ResourceOutput<'a>,
+    big_integers: BigIntegerCheck<'p>,
     failure: &'o mut Option<Error>,
 }
 
-impl<'de> DeserializeSeed<'de> for ArrayElements<'_, '_> {
+impl<'de> DeserializeSeed<'de> for ArrayElements<'_, '_, '_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<(), D::Error> {
@@ -357,16 +418,17 @@ impl<'de> DeserializeSeed<'de> for ArrayElements<'_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for ArrayElements<'_, '_> {
+impl<'de> Visitor<'de> for ArrayElements<'_, '_, '_> {
     type Value = ();
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("a JSON array")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut elements: A) -> std::result::Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut elements: A) -> std::result::Result<(), A::Error> {
         while let Some(element) = elements.next_element::<Value>()? {
-            if let Err(error) = self.output.push_row(element) {
+            let pushed = self.big_integers.check(&element).and_then(|()| self.output.push_row(element));
+            if let Err(error) = pushed {
                 // The real error is kept aside; serde only needs to stop.
                 *self.failure = Some(error);
                 return Err(serde::de::Error::custom("extraction stopped"));
@@ -394,68 +456,100 @@ fn read_jsonl(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
             continue;
         }
         if output.takes_json_text() {
-            serde_json::from_slice::<ValidJson>(text).map_err(|e| json_error(path, line_number, &e, Some(text)))?;
+            let checked = serde_json::from_slice::<ValidJson>(text)
+                .map_err(|e| json_error(path, line_number, &e, Some(text)))?;
+            // Rare: only such a row pays for a tree, to name the field.
+            if checked.has_large_float {
+                let value: Value =
+                    serde_json::from_slice(text).map_err(|e| json_error(path, line_number, &e, Some(text)))?;
+                reject_big_integer(path, line_number, text, &value)?;
+            }
             output.push_json_text(text)?;
         } else {
             let value: Value =
                 serde_json::from_slice(text).map_err(|e| json_error(path, line_number, &e, Some(text)))?;
+            if has_large_float(&value) {
+                reject_big_integer(path, line_number, text, &value)?;
+            }
             output.push_row(value)?;
         }
+    }
+}
+
+/// Fails when the line `text` holds an integer literal beyond 64 bits,
+/// which serde_json read as the float in `value`.
+fn reject_big_integer(path: &Path, line_number: u64, text: &[u8], value: &Value) -> Result<()> {
+    match BigIntegerScanner::new(text, Layout::Values).find_in_value(0) {
+        Some(found) => Err(big_integer_error(path, line_number, value, &found.literal)),
+        None => Ok(()),
     }
 }
 
 /// A JSON value checked the way serde_json parses a `Value` (syntax, UTF-8
 /// of strings and keys, the 128-level nesting limit) without building it, so
 /// text that passes here also parses at normalize.
-struct ValidJson;
+#[derive(Default)]
+struct ValidJson {
+    /// True when a number read as a float that may be a rounded integer
+    /// literal beyond 64 bits (see [`is_large_float`]).
+    has_large_float: bool,
+}
 
 impl<'de> Deserialize<'de> for ValidJson {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        deserializer.deserialize_any(ValidJson)
+        deserializer.deserialize_any(ValidJsonVisitor)
     }
 }
 
-impl<'de> Visitor<'de> for ValidJson {
+struct ValidJsonVisitor;
+
+impl<'de> Visitor<'de> for ValidJsonVisitor {
     type Value = ValidJson;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self, E> {
-        Ok(ValidJson)
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<ValidJson, E> {
+        Ok(ValidJson::default())
     }
 
-    fn visit_i64<E>(self, _: i64) -> std::result::Result<Self, E> {
-        Ok(ValidJson)
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<ValidJson, E> {
+        Ok(ValidJson::default())
     }
 
-    fn visit_u64<E>(self, _: u64) -> std::result::Result<Self, E> {
-        Ok(ValidJson)
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<ValidJson, E> {
+        Ok(ValidJson::default())
     }
 
-    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self, E> {
-        Ok(ValidJson)
+    fn visit_f64<E>(self, float: f64) -> std::result::Result<ValidJson, E> {
+        Ok(ValidJson {
+            has_large_float: is_large_float(float),
+        })
     }
 
-    fn visit_str<E>(self, _: &str) -> std::result::Result<Self, E> {
-        Ok(ValidJson)
+    fn visit_str<E>(self, _: &str) -> std::result::Result<ValidJson, E> {
+        Ok(ValidJson::default())
     }
 
-    fn visit_unit<E>(self) -> std::result::Result<Self, E> {
-        Ok(ValidJson)
+    fn visit_unit<E>(self) -> std::result::Result<ValidJson, E> {
+        Ok(ValidJson::default())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut elements: A) -> std::result::Result<Self, A::Error> {
-        while elements.next_element::<ValidJson>()?.is_some() {}
-        Ok(ValidJson)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> std::result::Result<Self, A::Error> {
-        while entries.next_key::<ValidKey>()?.is_some() {
-            entries.next_value::<ValidJson>()?;
+    fn visit_seq<A: SeqAccess<'de>>(self, mut elements: A) -> std::result::Result<ValidJson, A::Error> {
+        let mut checked = ValidJson::default();
+        while let Some(element) = elements.next_element::<ValidJson>()? {
+            checked.has_large_float |= element.has_large_float;
         }
-        Ok(ValidJson)
+        Ok(checked)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> std::result::Result<ValidJson, A::Error> {
+        let mut checked = ValidJson::default();
+        while entries.next_key::<ValidKey>()?.is_some() {
+            checked.has_large_float |= entries.next_value::<ValidJson>()?.has_large_float;
+        }
+        Ok(checked)
     }
 }
 
@@ -464,7 +558,7 @@ struct ValidKey;
 
 impl<'de> Deserialize<'de> for ValidKey {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        deserializer.deserialize_str(ValidJson).map(|_| ValidKey)
+        deserializer.deserialize_str(ValidJsonVisitor).map(|_| ValidKey)
     }
 }
 

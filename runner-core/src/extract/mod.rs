@@ -6,6 +6,7 @@
 //! typed JSON Lines, batches as Parquet. Both are streamed, so memory does not
 //! grow with the input.
 
+mod big_integers;
 pub mod files;
 mod incremental;
 mod resource;
