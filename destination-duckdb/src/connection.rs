@@ -29,10 +29,33 @@ pub(crate) fn connect(config: &DuckDbConfig) -> Result<Connection, PluginError> 
         tracing::debug!(%error, "DuckDB build cannot set the session time zone, so it uses UTC as builds without ICU do");
     }
 
-    for setting in &config.settings {
-        apply_setting(&connection, setting)?;
-    }
+    apply_settings(&connection, config)?;
     Ok(connection)
+}
+
+/// Applies the configured settings to a scratch in-memory database, so that a
+/// misspelt setting fails when the destination opens, before anything is
+/// extracted, rather than at the first connection to the file.
+pub(crate) fn check_settings(config: &DuckDbConfig) -> Result<(), PluginError> {
+    if config.settings.is_empty() {
+        return Ok(());
+    }
+    let connection = Connection::open_in_memory()
+        .map_err(|error| PluginError::internal(format!("cannot open an in-memory DuckDB database to check settings: {error}")))?;
+    apply_settings(&connection, config)
+}
+
+fn apply_settings(connection: &Connection, config: &DuckDbConfig) -> Result<(), PluginError> {
+    // A setting such as s3_region would otherwise make DuckDB download an
+    // extension from the internet; a configured value of this setting wins.
+    connection
+        .execute_batch("SET autoinstall_known_extensions = false")
+        .map_err(|error| database_error(&error, "disable extension downloads"))?;
+
+    for setting in &config.settings {
+        apply_setting(connection, setting)?;
+    }
+    Ok(())
 }
 
 fn apply_setting(connection: &Connection, setting: &DuckDbSetting) -> Result<(), PluginError> {
@@ -45,12 +68,58 @@ fn apply_setting(connection: &Connection, setting: &DuckDbSetting) -> Result<(),
     let statement = format!("SET {scope} {} = {}", setting.name, setting.value);
     tracing::debug!(setting = %setting.name, scope, "applying DuckDB setting");
     connection.execute_batch(&statement).map_err(|error| {
-        let reason = error.to_string().replace(&setting.value, "<value>");
+        let reason = redact_value(&error.to_string(), &setting.value);
         PluginError::config(format!(
             "DuckDB rejected setting `credentials.{key}.{}`: {reason}. Fix or remove the setting",
             setting.name
         ))
     })
+}
+
+/// Replaces the setting's value in DuckDB's message, in any letter case and
+/// in parts: DuckDB repeats a value lowercased or split, as in
+/// `Unknown unit for memory: 'canary'` for the value `1 CANARY`.
+fn redact_value(message: &str, literal: &str) -> String {
+    let raw = match literal.strip_prefix('\'').and_then(|inner| inner.strip_suffix('\'')) {
+        Some(inner) => inner.replace("''", "'"),
+        None => literal.to_owned(),
+    };
+
+    // Longest first, so the whole value goes before its parts.
+    let mut pieces: Vec<&str> = raw
+        .split(|c: char| c.is_whitespace() || c == '\'' || c == '"')
+        .filter(|piece| piece.len() >= 3)
+        .collect();
+    pieces.push(&raw);
+    pieces.sort_by_key(|piece| std::cmp::Reverse(piece.len()));
+
+    let mut redacted = message.to_owned();
+    for piece in pieces {
+        redacted = replace_ignoring_ascii_case(&redacted, piece, "<value>");
+    }
+    redacted
+}
+
+/// Replaces every occurrence of `needle`, compared without ASCII case.
+/// ASCII lowercasing keeps byte offsets, so matches in the lowercased text
+/// are valid positions in `text`.
+fn replace_ignoring_ascii_case(text: &str, needle: &str, replacement: &str) -> String {
+    if needle.is_empty() {
+        return text.to_owned();
+    }
+    let lower_text = text.to_ascii_lowercase();
+    let lower_needle = needle.to_ascii_lowercase();
+
+    let mut output = String::with_capacity(text.len());
+    let mut start = 0;
+    while let Some(found) = lower_text[start..].find(&lower_needle) {
+        let at = start + found;
+        output.push_str(&text[start..at]);
+        output.push_str(replacement);
+        start = at + needle.len();
+    }
+    output.push_str(&text[start..]);
+    output
 }
 
 fn check_database_path(database: &Path) -> Result<(), PluginError> {
@@ -151,4 +220,35 @@ pub(crate) fn execute<P: Params>(
     connection
         .execute(sql, parameters)
         .map_err(|error| database_error(&error, context()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_covers_case_and_parts() {
+        let message = "Unknown unit for memory: 'canary-7f3a' in '1 CANARY-7F3A'";
+        let redacted = redact_value(message, "'1 CANARY-7f3a'");
+        assert!(!redacted.to_ascii_lowercase().contains("canary"), "{redacted}");
+        assert!(redacted.starts_with("Unknown unit for memory"), "{redacted}");
+    }
+
+    #[test]
+    fn misspelt_setting_fails_check() {
+        let config = DuckDbConfig::new("/nowhere/w.duckdb")
+            .with_setting(SettingScope::Global, "memory_limt", &serde_json::json!("1GB"))
+            .unwrap();
+        let error = check_settings(&config).unwrap_err();
+        assert!(error.message.contains("credentials.global_config.memory_limt"), "{}", error.message);
+    }
+
+    #[test]
+    fn secret_value_stays_out_of_error() {
+        let config = DuckDbConfig::new("/nowhere/w.duckdb")
+            .with_setting(SettingScope::Global, "memory_limit", &serde_json::json!("1 CANARY-7f3a"))
+            .unwrap();
+        let error = check_settings(&config).unwrap_err();
+        assert!(!error.message.to_ascii_lowercase().contains("canary"), "{}", error.message);
+    }
 }

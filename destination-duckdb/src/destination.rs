@@ -30,8 +30,12 @@ impl DuckDbDestination {
 
     /// Creates a destination from a `dlt.yml` destination entry given as JSON,
     /// as described in [`DuckDbConfig::from_json`].
+    /// Settings in `credentials.global_config` and `local_config` are
+    /// checked here, on an in-memory database.
     pub fn from_json(config: &serde_json::Value) -> Result<Self, PluginError> {
-        DuckDbConfig::from_json(config).map(Self::new)
+        let config = DuckDbConfig::from_json(config)?;
+        crate::connection::check_settings(&config)?;
+        Ok(Self::new(config))
     }
 
     /// Returns the destination's configuration.

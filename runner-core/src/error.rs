@@ -275,7 +275,9 @@ fn io_category(error: &std::io::Error) -> ErrorCategory {
     use std::io::ErrorKind;
     match error.kind() {
         ErrorKind::NotFound | ErrorKind::PermissionDenied | ErrorKind::InvalidInput => ErrorCategory::Config,
-        ErrorKind::InvalidData | ErrorKind::UnexpectedEof => ErrorCategory::Terminal,
+        // A file name too long for the filesystem (a table name from deeply
+        // nested lists) fails the same way on every retry.
+        ErrorKind::InvalidData | ErrorKind::UnexpectedEof | ErrorKind::InvalidFilename => ErrorCategory::Terminal,
         _ => ErrorCategory::Transient,
     }
 }
