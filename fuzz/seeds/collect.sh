@@ -118,7 +118,7 @@ for pipeline in loaded extracted normalized; do
     working_dir="$scratch/data/pipelines/$pipeline"
     test -d "$working_dir" || { echo "no working directory for $pipeline; is dlt built?" >&2; exit 1; }
     pack "$working_dir" > "$scratch/$pipeline.packed"
-    # A working directory holds several files, so its limit is higher.
+    # A working directory contains several files, so its limit is higher.
     add_seed "$seeds/load_package" "$scratch/$pipeline.packed" 131072
 done
 

@@ -75,6 +75,7 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
 
     // Everything that can fail on configuration happens before the working
     // directory is created, so a bad project leaves no folder behind.
+    let normalize_workers = normalize_workers_from_env()?;
     let mut runner_options = RunnerOptions::from_run_config(&resolved.run_config, &search)?;
     runner_options.resolved_config_keys = resolved_config_keys(&resolved);
     let trace_sink = trace_sink(&project, &resolved, &search, &pipelines_dir)?;
@@ -96,7 +97,7 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
     let mut pipeline_options = PipelineOptions::new(&resolved.name)
         .with_pipelines_dir(pipelines_dir)
         .with_dataset_name(&resolved.dataset_name);
-    if let Some(workers) = normalize_workers_from_env()? {
+    if let Some(workers) = normalize_workers {
         pipeline_options = pipeline_options.with_normalize_workers(workers);
     }
     let pipeline = Pipeline::new(pipeline_options, destination)?;

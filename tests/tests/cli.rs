@@ -197,3 +197,39 @@ fn replace_keeps_only_new_rows() {
     assert_eq!(ids, 9);
     assert_eq!(count_rows(&connection, "world.countries__tags"), 0, "nested rows of the old data remain");
 }
+
+#[test]
+fn normalize_workers_give_same_tables() {
+    let mut loaded = Vec::new();
+    for workers in ["1", "2"] {
+        let project = TestProject::new(COUNTRIES_YML);
+        project.add_example_data("countries.json");
+        let output = project.dlt_with_env(&["pipeline", "countries_pipeline", "run"], &[("NORMALIZE__WORKERS", workers)]);
+        assert_success(&output);
+
+        let connection = project.duckdb("warehouse.duckdb");
+        let names: Vec<String> = connection
+            .prepare("SELECT name__common FROM world.countries ORDER BY 1")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        loaded.push((loaded_tables(&connection, "world"), names));
+    }
+
+    assert_eq!(loaded[0].0, loaded[1].0, "tables differ between 1 and 2 normalize workers");
+    assert_eq!(loaded[0].1, loaded[1].1, "country names differ between 1 and 2 normalize workers");
+}
+
+#[test]
+fn invalid_normalize_workers_rejected() {
+    let project = TestProject::new(COUNTRIES_YML);
+    project.add_example_data("countries.json");
+
+    let output = project.dlt_with_env(&["pipeline", "countries_pipeline", "run"], &[("NORMALIZE__WORKERS", "abc")]);
+
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("NORMALIZE__WORKERS=`abc`"), "{}", stderr(&output));
+    assert!(!project.data_dir().exists(), "a configuration error created the working directory");
+}

@@ -44,7 +44,7 @@ struct Holder {
 }
 
 impl Holder {
-    /// Starts the helper and returns once it reports that it holds the file.
+    /// Starts the helper and returns once it reports that it has the file open.
     fn start(database: &Path) -> Holder {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hold-duckdb"))
             .arg(database)
@@ -82,8 +82,8 @@ impl Drop for Holder {
 fn locked_database_is_retried_until_released() {
     // A run reads the stored state first (the sync step), so that is where
     // the lock shows, and sync must be retried too. One second between
-    // attempts gives the helper time to exit after it is told to; more
-    // attempts only make the test tolerate a slow machine.
+    // attempts gives the helper time to exit after the test closes its
+    // input; more attempts only make the test tolerate a slow machine.
     let project = project(
         "    run_config:\n      retry_policy: {type: fixed, max_attempts: 10, delay: 1}\n      retry_pipeline_steps: [sync, load]\n",
     );

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 use super::big_integers::{BigIntegerScanner, Layout, has_large_float, is_large_float, path_of_literal};
@@ -456,18 +456,15 @@ fn read_jsonl(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
             continue;
         }
         if output.takes_json_text() {
-            let checked = serde_json::from_slice::<ValidJson>(text)
-                .map_err(|e| json_error(path, line_number, &e, Some(text)))?;
+            let checked: ValidJson = parse_line(path, line_number, text)?;
             // Rare: only such a row pays for a tree, to name the field.
             if checked.has_large_float {
-                let value: Value =
-                    serde_json::from_slice(text).map_err(|e| json_error(path, line_number, &e, Some(text)))?;
+                let value: Value = parse_line(path, line_number, text)?;
                 reject_big_integer(path, line_number, text, &value)?;
             }
             output.push_json_text(text)?;
         } else {
-            let value: Value =
-                serde_json::from_slice(text).map_err(|e| json_error(path, line_number, &e, Some(text)))?;
+            let value: Value = parse_line(path, line_number, text)?;
             if has_large_float(&value) {
                 reject_big_integer(path, line_number, text, &value)?;
             }
@@ -476,7 +473,12 @@ fn read_jsonl(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
     }
 }
 
-/// Fails when the line `text` holds an integer literal beyond 64 bits,
+/// Parses one line of JSON Lines input; the error names the file and line.
+fn parse_line<T: DeserializeOwned>(path: &Path, line_number: u64, text: &[u8]) -> Result<T> {
+    serde_json::from_slice(text).map_err(|e| json_error(path, line_number, &e, Some(text)))
+}
+
+/// Fails when the line `text` contains an integer literal beyond 64 bits,
 /// which serde_json read as the float in `value`.
 fn reject_big_integer(path: &Path, line_number: u64, text: &[u8], value: &Value) -> Result<()> {
     match BigIntegerScanner::new(text, Layout::Values).find_in_value(0) {

@@ -268,3 +268,71 @@ fn normalizer_load_id(job_path: &Path) -> String {
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+
+    /// JSON Lines with a blank line and an invalid line at `bad_line` (1-based).
+    fn lines(count: usize, bad_line: Option<usize>) -> Box<dyn BufRead + Send> {
+        let mut text = String::new();
+        for number in 1..=count {
+            if Some(number) == bad_line {
+                text.push_str("{\"id\": \n");
+            } else if number == 7 {
+                text.push('\n');
+            } else {
+                text.push_str(&format!("{{\"id\": {number}, \"items\": [{{\"n\": {number}}}]}}\n"));
+            }
+        }
+        Box::new(Cursor::new(text.into_bytes()))
+    }
+
+    fn parse_ahead(reader: Box<dyn BufRead + Send>) -> (Vec<Value>, Result<()>) {
+        let mut rows = Vec::new();
+        let result = parse_json_lines_ahead(reader, Path::new("items.jsonl"), &mut |row| {
+            rows.push(row);
+            Ok(())
+        });
+        (rows, result)
+    }
+
+    #[test]
+    fn parser_thread_keeps_rows_in_order() {
+        let (rows, result) = parse_ahead(lines(2_500, None));
+        result.unwrap();
+
+        let mut inline = Vec::new();
+        parse_json_lines(lines(2_500, None), Path::new("items.jsonl"), &mut |chunk| {
+            inline.extend(chunk);
+            Ok(())
+        })
+        .unwrap();
+
+        assert_eq!(rows.len(), 2_499, "one of the lines is blank");
+        assert_eq!(rows, inline);
+    }
+
+    #[test]
+    fn parser_thread_names_bad_line() {
+        let (rows, result) = parse_ahead(lines(2_500, Some(2_100)));
+
+        let error = result.unwrap_err();
+        assert!(matches!(error, Error::InvalidData { line: Some(2_100), .. }), "{error}");
+        assert!(rows.len() <= 2_098, "rows after the bad line were normalized: {}", rows.len());
+    }
+
+    #[test]
+    fn parser_thread_stops_on_normalizer_error() {
+        let mut seen = 0;
+        let result = parse_json_lines_ahead(lines(10_000, None), Path::new("items.jsonl"), &mut |_| {
+            seen += 1;
+            if seen == 1_500 { Err(Error::Internal("rejected".to_owned())) } else { Ok(()) }
+        });
+
+        assert!(matches!(result, Err(Error::Internal(ref message)) if message == "rejected"));
+        assert_eq!(seen, 1_500);
+    }
+}

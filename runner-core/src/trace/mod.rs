@@ -6,7 +6,7 @@
 //! `traces/<transaction_id>_attempt_<N>_trace.json` in the working
 //! directory. With `store_trace_info` on, it loads every trace file through
 //! a trace pipeline ([`TraceSink`]) and deletes files only after their
-//! package committed; without a trace pipeline it keeps the newest
+//! package committed. Without a trace pipeline, it keeps the newest
 //! `max_trace_files` files. See `docs/trace.md` for the JSON layout and the
 //! tables.
 
