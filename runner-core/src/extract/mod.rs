@@ -7,6 +7,7 @@
 //! grow with the input.
 
 mod big_integers;
+mod checked_lines;
 pub mod files;
 mod incremental;
 mod resource;

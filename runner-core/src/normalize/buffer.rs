@@ -110,6 +110,9 @@ pub(crate) struct TableBuffer {
     schema: SchemaRef,
     columns: Vec<ColumnBuffer>,
     index: NameMap<usize>,
+    /// Buffer position of each column of the table, by the column's index
+    /// in the table; `None` for incomplete columns, which have no builder.
+    by_table_index: Vec<Option<usize>>,
     rows: usize,
 }
 
@@ -135,6 +138,7 @@ impl TableBuffer {
             table_name: table.name.clone(),
             schema,
             columns,
+            by_table_index: positions_by_table_index(table),
             index,
             rows: 0,
         }
@@ -191,6 +195,7 @@ impl TableBuffer {
         self.schema = schema;
         self.columns = columns;
         self.index = index;
+        self.by_table_index = positions_by_table_index(table);
         true
     }
 
@@ -226,9 +231,10 @@ impl TableBuffer {
         Ok(())
     }
 
-    /// Returns the column position of `name`, if the buffer has it.
-    pub(crate) fn position(&self, name: &str) -> Option<usize> {
-        self.index.get(name).copied()
+    /// Returns the position of the table's column number `index` (its place
+    /// in the table the buffer was built or extended for), if the buffer has it.
+    pub(crate) fn position_of_column(&self, index: usize) -> Option<usize> {
+        self.by_table_index.get(index).copied().flatten()
     }
 
     fn check_row(&self, cells: &[(usize, Cell<'_>)]) -> crate::Result<()> {
@@ -265,6 +271,21 @@ impl TableBuffer {
             message: format!("cannot build a record batch: {source}"),
         })
     }
+}
+
+/// Numbers the complete columns of `table` in order, as the buffer holds them.
+fn positions_by_table_index(table: &Table) -> Vec<Option<usize>> {
+    let mut next = 0;
+    table
+        .columns
+        .values()
+        .map(|column| {
+            column.is_complete().then(|| {
+                next += 1;
+                next - 1
+            })
+        })
+        .collect()
 }
 
 fn new_builder(arrow_type: &ArrowType) -> Builder {

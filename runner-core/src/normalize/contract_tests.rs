@@ -19,7 +19,7 @@ const LOAD_ID: &str = "1796413222.43807";
 fn loaded_schema(contract: SchemaContract) -> Schema {
     let mut schema = empty_schema(SchemaContract::default());
     let dir = tempfile::tempdir().unwrap();
-    let mut normalizer = Normalizer::new(&mut schema, options(&dir));
+    let mut normalizer = Normalizer::new(&mut schema, options(&dir)).unwrap();
     normalizer.push_row("items", json!({"id": 1})).unwrap();
     normalizer.finish().unwrap();
 
@@ -53,6 +53,7 @@ fn options(dir: &tempfile::TempDir) -> NormalizeOptions {
         batch_rows: DEFAULT_BATCH_ROWS,
         max_nesting: None,
         file_max_rows: None,
+        threads: 1,
     }
 }
 
@@ -71,7 +72,7 @@ fn columns_only(mode: ContractMode) -> SchemaContract {
 /// Normalizes `rows` into `items` and returns the output or the error.
 fn run(schema: &mut Schema, rows: Vec<Value>) -> crate::Result<NormalizeOutput> {
     let dir = tempfile::tempdir().unwrap();
-    let mut normalizer = Normalizer::new(schema, options(&dir));
+    let mut normalizer = Normalizer::new(schema, options(&dir)).unwrap();
     for row in rows {
         normalizer.push_row("items", row)?;
     }
@@ -245,7 +246,7 @@ fn batch(with_extra: bool) -> RecordBatch {
 
 fn run_batches(schema: &mut Schema, batches: &[RecordBatch]) -> crate::Result<NormalizeOutput> {
     let dir = tempfile::tempdir().unwrap();
-    let mut normalizer = Normalizer::new(schema, options(&dir));
+    let mut normalizer = Normalizer::new(schema, options(&dir)).unwrap();
     for batch in batches {
         normalizer.push_batch("items", batch)?;
     }

@@ -6,6 +6,8 @@ use std::borrow::Cow;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use serde_json::Value;
 
+use super::json::JsonValue;
+
 use crate::schema::DataType;
 use crate::typed_json::{TypedValue, decode_str};
 
@@ -25,16 +27,16 @@ pub(crate) enum Scalar<'a> {
     Text(Cow<'a, str>),
     Typed(TypedValue),
     /// An object or list kept inline because the nesting budget ran out.
-    Json(&'a Value),
+    Json(&'a JsonValue<'a>),
 }
 
 impl<'a> Scalar<'a> {
     /// Converts a JSON value, decoding typed JSON strings.
-    pub(crate) fn from_json(value: &'a Value) -> Scalar<'a> {
+    pub(crate) fn from_json(value: &'a JsonValue<'a>) -> Scalar<'a> {
         match value {
-            Value::Null => Scalar::Null,
-            Value::Bool(b) => Scalar::Bool(*b),
-            Value::Number(n) => {
+            JsonValue::Null => Scalar::Null,
+            JsonValue::Bool(b) => Scalar::Bool(*b),
+            JsonValue::Number(n) => {
                 if let Some(i) = n.as_i64() {
                     Scalar::Int(i as i128)
                 } else if let Some(u) = n.as_u64() {
@@ -43,14 +45,14 @@ impl<'a> Scalar<'a> {
                     Scalar::Float(n.as_f64().unwrap_or(f64::NAN))
                 }
             }
-            Value::String(s) => match s.chars().next() {
+            JsonValue::String(s) => match s.chars().next() {
                 Some(c) if (TYPED_PREFIX_FIRST..=TYPED_PREFIX_LAST).contains(&c) => match decode_str(s) {
                     Some(typed) => Scalar::Typed(typed),
                     None => Scalar::Text(Cow::Borrowed(s)),
                 },
                 _ => Scalar::Text(Cow::Borrowed(s)),
             },
-            Value::Array(_) | Value::Object(_) => Scalar::Json(value),
+            JsonValue::Array(_) | JsonValue::Object(_) => Scalar::Json(value),
         }
     }
 
@@ -585,11 +587,16 @@ fn parse_time(text: &str) -> Option<NaiveTime> {
     rest.is_empty().then_some(time)
 }
 
+/// Reads ASCII digits as a number; `None` for no digits, another byte, or
+/// a value beyond `u32`.
 fn digits(bytes: &[u8]) -> Option<u32> {
-    if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
+    if bytes.is_empty() {
         return None;
     }
-    std::str::from_utf8(bytes).ok()?.parse().ok()
+    bytes.iter().try_fold(0u32, |value, byte| {
+        let digit = byte.checked_sub(b'0').filter(|digit| *digit <= 9)?;
+        value.checked_mul(10)?.checked_add(u32::from(digit))
+    })
 }
 
 /// Returns the days since 1970-01-01, the Arrow `date32` value of a date.

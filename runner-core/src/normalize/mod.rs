@@ -9,6 +9,8 @@ mod arrow_input;
 mod buffer;
 mod contract;
 mod infer;
+mod json;
+mod names;
 mod relational;
 mod rows;
 mod writer;
@@ -24,8 +26,9 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 
 use crate::schema::{NameMap, Schema, SchemaContract, Table};
+pub use json::{JsonValue, ParsedLines};
 use contract::DiscardCounts;
-use writer::{OutputLimits, TableOutput};
+use writer::{Encoder, OutputLimits, TableOutput};
 
 /// Rows buffered per table before a record batch is written, by default.
 pub const DEFAULT_BATCH_ROWS: usize = 16_384;
@@ -44,6 +47,10 @@ pub struct NormalizeOptions {
     pub max_nesting: Option<u32>,
     /// Rows per job file before the writer rotates to a new file.
     pub file_max_rows: Option<u64>,
+    /// Threads the normalizer may use. From 2 on, Parquet files are encoded
+    /// and written on a thread of their own; 0 and 1 keep all work on the
+    /// calling thread.
+    pub threads: usize,
 }
 
 /// One Parquet job file written by the normalizer.
@@ -72,7 +79,7 @@ pub(crate) struct RootContext {
     /// Nesting budget; at 0 objects and lists stay inline as `json`.
     pub max_nesting: i64,
     /// Root columns copied into every nested row, as (from, to) names.
-    pub propagation: Vec<(String, String)>,
+    pub propagation: Vec<(String, names::Name)>,
     /// Primary key columns whose values hash into the root `_dlt_id`, for
     /// the upsert, insert-only and cdc merge strategies.
     pub key_hash_columns: Option<Vec<String>>,
@@ -90,10 +97,15 @@ pub struct Normalizer<'a> {
     schema: &'a mut Schema,
     options: NormalizeOptions,
     outputs: NameMap<TableOutput>,
+    /// The Parquet encoder thread, when `options.threads` allows one.
+    encoder: Option<Encoder>,
     /// Names of the columns added per table, in the order they were added.
     added_columns: IndexMap<String, Vec<String>>,
     /// Normalized names of raw keys; keys repeat across rows.
-    key_cache: foldhash::HashMap<String, String>,
+    names: names::NameCache,
+    /// Per table (by index in the schema), the column index found for each
+    /// field position of the last row; see `column_index`.
+    column_memos: Vec<Vec<(names::Name, usize)>>,
     roots: foldhash::HashMap<String, RootContext>,
     /// Rows and values dropped by `discard_*` schema contracts, per table.
     discarded: IndexMap<String, DiscardCounts>,
@@ -103,27 +115,36 @@ pub struct Normalizer<'a> {
 }
 
 impl<'a> Normalizer<'a> {
-    /// Creates a normalizer that writes into `options.jobs_dir`.
-    pub fn new(schema: &'a mut Schema, mut options: NormalizeOptions) -> Self {
+    /// Creates a normalizer that writes into `options.jobs_dir`. Fails only
+    /// when the encoder thread that `options.threads` asks for cannot start.
+    pub fn new(schema: &'a mut Schema, mut options: NormalizeOptions) -> crate::Result<Self> {
         if options.batch_rows == 0 {
             options.batch_rows = DEFAULT_BATCH_ROWS;
         }
-        Normalizer {
+        let encoder = if options.threads > 1 { Some(Encoder::start()?) } else { None };
+        Ok(Normalizer {
             schema,
             options,
             outputs: NameMap::default(),
+            encoder,
             added_columns: IndexMap::new(),
-            key_cache: foldhash::HashMap::default(),
+            names: names::NameCache::new(),
+            column_memos: Vec::new(),
             roots: foldhash::HashMap::default(),
             discarded: IndexMap::new(),
             batch_contracts: HashMap::new(),
-        }
+        })
     }
 
     /// Normalizes one extracted item of `root_table`, which must already exist
     /// in the schema with its normalized name.
     pub fn push_row(&mut self, root_table: &str, row: serde_json::Value) -> crate::Result<()> {
-        self.normalize_item(root_table, &row)
+        self.normalize_item(root_table, &JsonValue::borrow(&row))
+    }
+
+    /// Normalizes one parsed JSON item of `root_table`, like [`Self::push_row`].
+    pub fn push_json(&mut self, root_table: &str, row: &JsonValue<'_>) -> crate::Result<()> {
+        self.normalize_item(root_table, row)
     }
 
     /// Normalizes an Arrow record batch of `root_table` without converting it
@@ -141,6 +162,9 @@ impl<'a> Normalizer<'a> {
         for (table_name, output) in self.outputs {
             rows_per_table.insert(table_name, output.rows);
             jobs.extend(output.finish()?);
+        }
+        if let Some(encoder) = self.encoder {
+            encoder.finish()?;
         }
 
         let mut schema_updates = IndexMap::new();
@@ -174,7 +198,8 @@ impl<'a> Normalizer<'a> {
             if let Some(table) = self.schema.tables.get_mut(table_name) {
                 table.mark_seen_data();
             }
-            let output = TableOutput::new(table_name, &self.options.jobs_dir, self.limits());
+            let encoder = self.encoder.as_ref().map(Encoder::handle);
+            let output = TableOutput::new(table_name, &self.options.jobs_dir, self.limits(), encoder);
             self.outputs.insert(table_name.to_owned(), output);
         }
         &mut self.outputs[table_name]

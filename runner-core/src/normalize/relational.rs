@@ -6,16 +6,14 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 use super::infer::Scalar;
+use super::json::JsonValue;
+use super::names::Name;
 use super::{Normalizer, RootContext};
 use crate::Error;
-use crate::naming::{make_path, normalize_path};
 use crate::schema::DataType;
 
 /// Nesting budget when neither the table nor the options set one (dlt's default).
 const DEFAULT_MAX_NESTING: i64 = 1000;
-
-/// Name of the column that replaces an empty or whitespace-only key.
-const EMPTY_KEY: &str = "_empty";
 
 /// Merge strategies for which dlt propagates the root `_dlt_id` into nested
 /// tables as `_dlt_root_id` (`None` is the default, delete-insert).
@@ -24,22 +22,21 @@ const ROOT_KEY_STRATEGIES: [&str; 4] = ["delete-insert", "upsert", "insert-only"
 /// Merge strategies whose root `_dlt_id` is a hash of the primary key.
 const KEY_HASH_STRATEGIES: [&str; 3] = ["upsert", "insert-only", "cdc"];
 
-type Fields<'v> = Vec<(String, Scalar<'v>)>;
-type Lists<'v> = Vec<(String, &'v [Value])>;
+type Fields<'v> = Vec<(Name, Scalar<'v>)>;
+type Lists<'v> = Vec<(Name, &'v [JsonValue<'v>])>;
+type Entries<'v> = [(Cow<'v, str>, JsonValue<'v>)];
 
 impl Normalizer<'_> {
     /// Normalizes one item of `root_table`; items that are not objects are
     /// wrapped as `{"value": item}`.
-    pub(super) fn normalize_item(&mut self, root_table: &str, item: &Value) -> crate::Result<()> {
+    pub(super) fn normalize_item<'v>(&mut self, root_table: &str, item: &'v JsonValue<'v>) -> crate::Result<()> {
         let context = self.root_context(root_table)?;
 
         let wrapped;
-        let object = match item {
-            Value::Object(object) => object,
+        let object: &Entries<'_> = match item {
+            JsonValue::Object(object) => object,
             other => {
-                let mut map = Map::with_capacity(1);
-                map.insert("value".to_owned(), other.clone());
-                wrapped = map;
+                wrapped = [(Cow::Borrowed("value"), other.clone())];
                 &wrapped
             }
         };
@@ -140,7 +137,7 @@ impl Normalizer<'_> {
     /// config's `root` mapping plus `tables.<root>`.
     ///
     /// NOTE: mappings configured for nested tables are not applied.
-    fn propagation_mapping(&self, root_table: &str) -> Vec<(String, String)> {
+    fn propagation_mapping(&self, root_table: &str) -> Vec<(String, Name)> {
         let Some(propagation) = self.schema.normalizers.pointer("/json/config/propagation") else {
             return Vec::new();
         };
@@ -153,8 +150,8 @@ impl Normalizer<'_> {
             .and_then(Value::as_object);
         for (from, to) in root.into_iter().chain(table).flatten() {
             if let Some(to) = to.as_str() {
-                mapping.retain(|(existing, _): &(String, String)| existing != from);
-                mapping.push((from.clone(), to.to_owned()));
+                mapping.retain(|(existing, _): &(String, Name)| existing != from);
+                mapping.push((from.clone(), Name::from(to)));
             }
         }
         mapping
@@ -166,30 +163,30 @@ impl Normalizer<'_> {
     /// stack and are expanded afterwards, last-seen first, which fixes dlt's
     /// column order. Objects and lists at the end of the nesting budget, or
     /// under a column already typed `json`, stay inline.
-    fn flatten<'v>(&mut self, table: &str, object: &'v Map<String, Value>, r_lvl: i64) -> (Fields<'v>, Lists<'v>) {
+    fn flatten<'v>(&mut self, table: &str, object: &'v Entries<'v>, r_lvl: i64) -> (Fields<'v>, Lists<'v>) {
         let mut fields: Fields<'v> = Vec::with_capacity(object.len() + 3);
         let mut lists: Lists<'v> = Vec::new();
-        let mut stack: Vec<(&'v Map<String, Value>, i64, Option<String>)> = vec![(object, r_lvl, None)];
+        let mut stack: Vec<(&'v Entries<'v>, i64, Option<Name>)> = vec![(object, r_lvl, None)];
+        let mut shape = self.names.take_shape(table);
+        let mut visit = 0;
 
         while let Some((current, level, prefix)) = stack.pop() {
             for (key, value) in current {
-                let key = self.normalize_key(key);
-                let name = match &prefix {
-                    Some(prefix) => make_path(&[prefix, &key]),
-                    None => key,
-                };
+                let name = self.names.column_at(&mut shape, visit, prefix.as_ref(), key);
+                visit += 1;
 
                 match value {
-                    Value::Object(nested) if !self.is_nested_type(table, &name, level) => {
+                    JsonValue::Object(nested) if !self.is_nested_type(table, &name, level) => {
                         stack.push((nested, level - 1, Some(name)));
                     }
-                    Value::Array(items) if !self.is_nested_type(table, &name, level) => {
+                    JsonValue::Array(items) if !self.is_nested_type(table, &name, level) => {
                         lists.push((name, items.as_slice()));
                     }
                     _ => set_field(&mut fields, name, Scalar::from_json(value)),
                 }
             }
         }
+        self.names.put_shape(table, shape);
         (fields, lists)
     }
 
@@ -207,19 +204,6 @@ impl Normalizer<'_> {
         column_type == Some(DataType::Json)
     }
 
-    fn normalize_key(&mut self, key: &str) -> String {
-        if let Some(normalized) = self.key_cache.get(key) {
-            return normalized.clone();
-        }
-        let normalized = if key.trim().is_empty() {
-            EMPTY_KEY.to_owned()
-        } else {
-            normalize_path(key)
-        };
-        self.key_cache.insert(key.to_owned(), normalized.clone());
-        normalized
-    }
-
     /// Adds the dlt columns to a flattened row, writes it, then descends into
     /// its lists.
     fn emit_row<'v>(
@@ -228,7 +212,7 @@ impl Normalizer<'_> {
         row: RowPosition<'_>,
         mut fields: Fields<'v>,
         lists: Lists<'v>,
-        extend: &[(String, Scalar<'v>)],
+        extend: &[(Name, Scalar<'v>)],
         r_lvl: i64,
     ) -> crate::Result<()> {
         for (name, value) in extend {
@@ -238,7 +222,7 @@ impl Normalizer<'_> {
         let is_root = row.parent.is_none();
         if is_root {
             let load_id = Scalar::Text(Cow::Owned(self.options.load_id.clone()));
-            set_field(&mut fields, "_dlt_load_id".to_owned(), load_id);
+            set_field(&mut fields, self.names.dlt.load_id.clone(), load_id);
         }
 
         let row_id = match existing_row_id(&fields) {
@@ -261,7 +245,7 @@ impl Normalizer<'_> {
         }
 
         for (path, items) in lists {
-            let child_table = make_path(&[row.table, &path]);
+            let child_table = self.names.child_table(row.table, &path);
             self.normalize_list(context, &child_table, row.table, items, extend, &row_id, r_lvl - 1)?;
         }
         Ok(())
@@ -272,8 +256,8 @@ impl Normalizer<'_> {
     fn add_row_id(&self, context: &RootContext, row: &RowPosition<'_>, fields: &mut Fields<'_>) -> crate::Result<String> {
         let row_id = match row.parent_id {
             Some(parent_id) => {
-                set_field(fields, "_dlt_parent_id".to_owned(), Scalar::Text(Cow::Owned(parent_id.to_owned())));
-                set_field(fields, "_dlt_list_idx".to_owned(), Scalar::Int(row.index as i128));
+                set_field(fields, self.names.dlt.parent_id.clone(), Scalar::Text(Cow::Owned(parent_id.to_owned())));
+                set_field(fields, self.names.dlt.list_idx.clone(), Scalar::Int(row.index as i128));
                 crate::load_id::nested_row_id(parent_id, row.table, row.index)
             }
             None => match &context.key_hash_columns {
@@ -282,7 +266,7 @@ impl Normalizer<'_> {
             },
         };
 
-        set_field(fields, "_dlt_id".to_owned(), Scalar::Text(Cow::Owned(row_id.clone())));
+        set_field(fields, self.names.dlt.id.clone(), Scalar::Text(Cow::Owned(row_id.clone())));
         Ok(row_id)
     }
 
@@ -294,8 +278,8 @@ impl Normalizer<'_> {
         context: &RootContext,
         table: &str,
         parent_table: &str,
-        items: &'v [Value],
-        extend: &[(String, Scalar<'v>)],
+        items: &'v [JsonValue<'v>],
+        extend: &[(Name, Scalar<'v>)],
         parent_id: &str,
         r_lvl: i64,
     ) -> crate::Result<()> {
@@ -308,22 +292,22 @@ impl Normalizer<'_> {
             };
 
             match item {
-                Value::Object(object) => {
+                JsonValue::Object(object) => {
                     let (fields, lists) = self.flatten(table, object, r_lvl);
                     self.emit_row(context, row, fields, lists, extend, r_lvl)?;
                 }
-                Value::Array(inner) => {
+                JsonValue::Array(inner) => {
                     // dlt wraps the inner list as `{"list": inner}` one level deeper.
                     let level = r_lvl - 1;
                     let (fields, lists) = if self.is_nested_type(table, "list", level) {
-                        (vec![("list".to_owned(), Scalar::from_json(item))], Vec::new())
+                        (vec![(self.names.dlt.list.clone(), Scalar::from_json(item))], Vec::new())
                     } else {
-                        (Vec::new(), vec![("list".to_owned(), inner.as_slice())])
+                        (Vec::new(), vec![(self.names.dlt.list.clone(), inner.as_slice())])
                     };
                     self.emit_row(context, row, fields, lists, extend, level)?;
                 }
                 scalar => {
-                    let fields = vec![("value".to_owned(), Scalar::from_json(scalar))];
+                    let fields = vec![(self.names.dlt.value.clone(), Scalar::from_json(scalar))];
                     self.emit_row(context, row, fields, Vec::new(), extend, r_lvl)?;
                 }
             }
@@ -342,8 +326,8 @@ struct RowPosition<'a> {
 
 /// Sets a field like a Python dict assignment: an existing name keeps its
 /// position and takes the new value.
-fn set_field<'v>(fields: &mut Fields<'v>, name: String, value: Scalar<'v>) {
-    match fields.iter_mut().find(|(existing, _)| *existing == name) {
+fn set_field<'v>(fields: &mut Fields<'v>, name: Name, value: Scalar<'v>) {
+    match fields.iter_mut().find(|(existing, _)| Name::ptr_eq(existing, &name) || *existing == name) {
         Some(slot) => slot.1 = value,
         None => fields.push((name, value)),
     }
@@ -351,7 +335,7 @@ fn set_field<'v>(fields: &mut Fields<'v>, name: String, value: Scalar<'v>) {
 
 /// Returns a `_dlt_id` the row already carries, which dlt keeps.
 fn existing_row_id(fields: &Fields<'_>) -> Option<String> {
-    let (_, value) = fields.iter().find(|(name, _)| name == "_dlt_id")?;
+    let (_, value) = fields.iter().find(|(name, _)| &**name == "_dlt_id")?;
     let id = match value {
         Scalar::Null => return None,
         Scalar::Bool(false) | Scalar::Int(0) => return None,
@@ -360,10 +344,10 @@ fn existing_row_id(fields: &Fields<'_>) -> Option<String> {
     (!id.is_empty()).then(|| id.into_owned())
 }
 
-fn propagated_values<'v>(mapping: &[(String, String)], fields: &Fields<'v>) -> Vec<(String, Scalar<'v>)> {
+fn propagated_values<'v>(mapping: &[(String, Name)], fields: &Fields<'v>) -> Vec<(Name, Scalar<'v>)> {
     let mut values = Vec::with_capacity(mapping.len());
     for (from, to) in mapping {
-        if let Some((_, value)) = fields.iter().find(|(name, _)| name == from) {
+        if let Some((_, value)) = fields.iter().find(|(name, _)| **name == **from) {
             values.push((to.clone(), value.clone()));
         }
     }
@@ -382,7 +366,7 @@ fn key_hash(table: &str, columns: &[String], fields: &Fields<'_>) -> crate::Resu
 
     let mut key = Map::with_capacity(sorted.len());
     for column in sorted {
-        let value = fields.iter().find(|(name, _)| name == column).map(|(_, v)| v);
+        let value = fields.iter().find(|(name, _)| **name == **column).map(|(_, v)| v);
         let json = match value {
             Some(Scalar::Null) | None => {
                 return Err(Error::Normalize {
@@ -393,7 +377,7 @@ fn key_hash(table: &str, columns: &[String], fields: &Fields<'_>) -> crate::Resu
             Some(Scalar::Bool(b)) => Value::Bool(*b),
             Some(Scalar::Int(i)) => serde_json::from_str(&i.to_string()).unwrap_or(Value::Null),
             Some(Scalar::Float(f)) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
-            Some(Scalar::Json(json)) => (*json).clone(),
+            Some(Scalar::Json(json)) => json.to_value(),
             Some(other) => Value::String(super::infer::to_text(other).into_owned()),
         };
         key.insert(column.clone(), json);
@@ -408,16 +392,16 @@ mod tests {
 
     #[test]
     fn key_hash_of_id_one() {
-        let fields = vec![("id".to_owned(), Scalar::Int(1))];
+        let fields = vec![(Name::from("id"), Scalar::Int(1))];
         let hash = key_hash("ups", &["id".to_owned()], &fields).unwrap();
         assert_eq!(hash, "z5jIxXIbUnmbKw");
     }
 
     #[test]
     fn set_field_keeps_position() {
-        let mut fields = vec![("a".to_owned(), Scalar::Int(1)), ("b".to_owned(), Scalar::Int(2))];
-        set_field(&mut fields, "a".to_owned(), Scalar::Int(3));
-        assert_eq!(fields[0].0, "a");
+        let mut fields = vec![(Name::from("a"), Scalar::Int(1)), (Name::from("b"), Scalar::Int(2))];
+        set_field(&mut fields, Name::from("a"), Scalar::Int(3));
+        assert_eq!(&*fields[0].0, "a");
         assert!(matches!(fields[0].1, Scalar::Int(3)));
     }
 }

@@ -4,6 +4,7 @@
 use super::contract::{Verdict, is_new_table};
 use super::{Normalizer, RootContext};
 use super::infer::{Cell, CoerceError, Scalar, coerce};
+use super::names::Name;
 use crate::Error;
 use crate::naming::make_path;
 use crate::schema::{Column, DataType, Table};
@@ -40,28 +41,39 @@ impl Normalizer<'_> {
         context: &RootContext,
         table_name: &str,
         parent: Option<&str>,
-        fields: Vec<(String, Scalar<'v>)>,
+        fields: Vec<(Name, Scalar<'v>)>,
     ) -> crate::Result<bool> {
+        let existing = self.schema.tables.get(table_name);
         let table_is_new = match parent {
             None => context.root_is_new,
-            Some(_) => is_new_table(self.schema.tables.get(table_name)),
+            Some(_) => is_new_table(existing),
         };
-        if is_new_table(self.schema.tables.get(table_name)) && !self.admit_new_table(&context.contract, table_name, 1)? {
+        if is_new_table(existing) && !self.admit_new_table(&context.contract, table_name, 1)? {
             return Ok(false);
         }
-        self.ensure_table(table_name, parent);
+        let table_index = self.ensure_table(table_name, parent);
 
         // Every field is fitted even after a `discard_row` verdict, because
         // dlt adds the row's other new columns before it drops the row.
+        // Cells hold the column's index in the table until the buffer is known.
         let mut drop_row = false;
-        let mut cells: Vec<(String, Cell<'v>)> = Vec::with_capacity(fields.len());
-        for (name, value) in fields {
+        let mut cells: Vec<(usize, Cell<'v>)> = Vec::with_capacity(fields.len());
+        for (position, (name, value)) in fields.into_iter().enumerate() {
             if matches!(value, Scalar::Null) {
                 self.check_null(table_name, &name)?;
                 continue;
             }
-            match self.coerce_field(context, table_name, name, &value, table_is_new)? {
-                Fitted::Cell(name, cell) => cells.push((name, cell)),
+            if let Some(cell) = self.fit_existing(table_index, position, &name, &value)? {
+                cells.push(cell);
+                continue;
+            }
+            match self.coerce_field(context, table_name, &name, &value, table_is_new)? {
+                Fitted::Cell(name, cell) => {
+                    let index = self.schema.tables[table_index].columns.get_index_of(&*name).ok_or_else(|| {
+                        Error::Internal(format!("column `{name}` of table `{table_name}` is missing from the schema"))
+                    })?;
+                    cells.push((index, cell));
+                }
                 Fitted::DropValue => {}
                 Fitted::DropRow => drop_row = true,
             }
@@ -72,29 +84,80 @@ impl Normalizer<'_> {
         }
 
         self.output_for(table_name);
-        let table = &self.schema.tables[table_name];
+        let table = &self.schema.tables[table_index];
         let output = &mut self.outputs[table_name];
         let buffer = output.buffer_for(table)?;
-
-        let mut positioned = Vec::with_capacity(cells.len());
-        for (name, cell) in cells {
-            let position = buffer.position(&name).ok_or_else(|| {
+        for (index, _) in &mut cells {
+            *index = buffer.position_of_column(*index).ok_or_else(|| {
+                let name = table.columns.get_index(*index).map_or("?", |(name, _)| name.as_str());
                 Error::Internal(format!("column `{name}` of table `{table_name}` is missing from its row buffer"))
             })?;
-            positioned.push((position, cell));
         }
-        output.append_row(&mut positioned)?;
+        output.append_row(&mut cells)?;
         Ok(true)
     }
 
-    fn ensure_table(&mut self, table_name: &str, parent: Option<&str>) {
-        if self.schema.tables.contains_key(table_name) {
-            return;
+    /// Coerces a value into its existing typed column, the path nearly every
+    /// value takes once a table's columns are known. Returns `None` when the
+    /// column is new or untyped, or the value needs a variant column.
+    fn fit_existing<'v>(
+        &mut self,
+        table_index: usize,
+        position: usize,
+        name: &Name,
+        value: &Scalar<'v>,
+    ) -> crate::Result<Option<(usize, Cell<'v>)>> {
+        let Some(index) = self.column_index(table_index, position, name) else {
+            return Ok(None);
+        };
+        let (table_name, table) = self
+            .schema
+            .tables
+            .get_index(table_index)
+            .ok_or_else(|| Error::Internal(format!("table number {table_index} is missing from the schema")))?;
+        let Some(column_type) = table.columns.get_index(index).and_then(|(_, column)| column.data_type) else {
+            return Ok(None);
+        };
+        let cell = self.check_range(table_name, name, coerce(column_type, value))?;
+        Ok(cell.map(|cell| (index, cell)))
+    }
+
+    /// Returns the index of column `name` in table number `table_index`.
+    ///
+    /// Rows of a table mostly list their fields in the same order, so the
+    /// column found for the field at `position` of the previous row is
+    /// tried first; names are shared, so that check compares two pointers
+    /// instead of hashing the name. Column indices never change during a
+    /// run, because columns are only added.
+    fn column_index(&mut self, table_index: usize, position: usize, name: &Name) -> Option<usize> {
+        if let Some((known, index)) = self.column_memos.get(table_index).and_then(|memo| memo.get(position))
+            && Name::ptr_eq(known, name)
+        {
+            return Some(*index);
+        }
+
+        let index = self.schema.tables.get_index(table_index)?.1.columns.get_index_of(&**name)?;
+        if self.column_memos.len() <= table_index {
+            self.column_memos.resize_with(table_index + 1, Vec::new);
+        }
+        let memo = &mut self.column_memos[table_index];
+        if memo.len() <= position {
+            memo.resize(position + 1, (name.clone(), index));
+        }
+        memo[position] = (name.clone(), index);
+        Some(index)
+    }
+
+    /// Creates the table when it is missing and returns its index in the schema.
+    fn ensure_table(&mut self, table_name: &str, parent: Option<&str>) -> usize {
+        if let Some(index) = self.schema.tables.get_index_of(table_name) {
+            return index;
         }
         let mut table = Table::new(table_name);
         table.parent = parent.map(str::to_owned);
-        self.schema.tables.insert(table_name.to_owned(), table);
+        let (index, _) = self.schema.tables.insert_full(table_name.to_owned(), table);
         self.added_columns.entry(table_name.to_owned()).or_default();
+        index
     }
 
     /// Rejects a null in a non-nullable column; other nulls are dropped, so
@@ -121,36 +184,36 @@ impl Normalizer<'_> {
         &mut self,
         context: &RootContext,
         table_name: &str,
-        name: String,
+        name: &Name,
         value: &Scalar<'v>,
         table_is_new: bool,
     ) -> crate::Result<Fitted<'v>> {
-        let existing_type = self.column_type(table_name, &name);
+        let existing_type = self.column_type(table_name, name);
 
         let Some(column_type) = existing_type else {
             let inferred = value.infer_type();
-            let cell = self.check_range(table_name, &name, coerce(inferred, value))?;
+            let cell = self.check_range(table_name, name, coerce(inferred, value))?;
             let Some(cell) = cell else {
                 return Err(Error::Internal(format!(
                     "value of inferred type {inferred} does not coerce into it in column `{name}` of table `{table_name}`"
                 )));
             };
-            return match self.judge_new_column(&context.contract, table_name, &name, inferred, table_is_new)? {
+            return match self.judge_new_column(&context.contract, table_name, name, inferred, table_is_new)? {
                 Verdict::Evolve => {
-                    self.add_column(table_name, &name, inferred, false);
-                    Ok(Fitted::Cell(name, cell))
+                    self.add_column(table_name, name, inferred, false);
+                    Ok(Fitted::Cell(name.to_string(), cell))
                 }
                 Verdict::DropValue => Ok(Fitted::DropValue),
                 Verdict::DropRow => Ok(Fitted::DropRow),
             };
         };
 
-        if let Some(cell) = self.check_range(table_name, &name, coerce(column_type, value))? {
-            return Ok(Fitted::Cell(name, cell));
+        if let Some(cell) = self.check_range(table_name, name, coerce(column_type, value))? {
+            return Ok(Fitted::Cell(name.to_string(), cell));
         }
 
-        let variant_name = make_path(&[&name, &format!("v_{}", value.value_type())]);
-        self.coerce_variant(context, table_name, &name, variant_name, value)
+        let variant_name = make_path(&[name, &format!("v_{}", value.value_type())]);
+        self.coerce_variant(context, table_name, name, variant_name, value)
     }
 
     fn coerce_variant<'v>(

@@ -46,12 +46,13 @@ fn options(dir: &tempfile::TempDir) -> NormalizeOptions {
         batch_rows: DEFAULT_BATCH_ROWS,
         max_nesting: None,
         file_max_rows: None,
+        threads: 2,
     }
 }
 
 /// Normalizes `rows` into `root` and returns the output.
 fn run(schema: &mut Schema, dir: &tempfile::TempDir, root: &str, rows: Vec<Value>) -> NormalizeOutput {
-    let mut normalizer = Normalizer::new(schema, options(dir));
+    let mut normalizer = Normalizer::new(schema, options(dir)).unwrap();
     for row in rows {
         normalizer.push_row(root, row).unwrap();
     }
@@ -393,7 +394,7 @@ fn non_object_items_wrapped() {
 fn variant_of_variant_fails() {
     let dir = tempfile::tempdir().unwrap();
     let mut schema = new_schema(&["users"]);
-    let mut normalizer = Normalizer::new(&mut schema, options(&dir));
+    let mut normalizer = Normalizer::new(&mut schema, options(&dir)).unwrap();
     normalizer.push_row("users", json!({"x": 1})).unwrap();
     // The text variant of `x` is typed timestamp, because its first value was detected as one.
     normalizer.push_row("users", json!({"x": "2024-01-02T03:04:05Z"})).unwrap();
@@ -405,7 +406,7 @@ fn variant_of_variant_fails() {
 fn bigint_overflow_fails_with_column() {
     let dir = tempfile::tempdir().unwrap();
     let mut schema = new_schema(&["users"]);
-    let mut normalizer = Normalizer::new(&mut schema, options(&dir));
+    let mut normalizer = Normalizer::new(&mut schema, options(&dir)).unwrap();
     let error = normalizer.push_row("users", json!({"big": 9_223_372_036_854_775_813u64})).unwrap_err();
     assert!(matches!(&error, crate::Error::Normalize { table, .. } if table == "users"));
     assert!(error.to_string().contains("`big`"));
@@ -429,7 +430,7 @@ fn new_column_after_flush_rotates_file() {
     let mut schema = new_schema(&["users"]);
     let mut settings = options(&dir);
     settings.batch_rows = 1;
-    let mut normalizer = Normalizer::new(&mut schema, settings);
+    let mut normalizer = Normalizer::new(&mut schema, settings).unwrap();
     normalizer.push_row("users", json!({"a": 1})).unwrap();
     normalizer.push_row("users", json!({"a": 2, "b": "x"})).unwrap();
     let output = normalizer.finish().unwrap();
@@ -442,13 +443,56 @@ fn new_column_after_flush_rotates_file() {
 }
 
 #[test]
+fn encoder_thread_matches_inline() {
+    let rows: Vec<Value> = (0..1_000)
+        .map(|id| json!({"id": id, "name": format!("n{id}"), "items": [{"k": id}, {"k": id + 1}], "late": (id > 500).then_some(1.5)}))
+        .collect();
+
+    let mut outputs = Vec::new();
+    for threads in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut schema = new_schema(&["users"]);
+        let mut settings = options(&dir);
+        settings.threads = threads;
+        settings.batch_rows = 100;
+        settings.file_max_rows = Some(300);
+        let mut normalizer = Normalizer::new(&mut schema, settings).unwrap();
+        for row in rows.clone() {
+            normalizer.push_row("users", row).unwrap();
+        }
+        let output = normalizer.finish().unwrap();
+
+        let counts: Vec<(String, u64)> = output.jobs.iter().map(|job| (job.table_name.clone(), job.row_count)).collect();
+        let root = read_table(&output, "users");
+        let nested = read_table(&output, "users__items");
+        outputs.push((counts, ints(&root, "id"), strings(&root, "name"), ints(&nested, "k")));
+        drop(dir);
+    }
+    assert_eq!(outputs[0].0.len(), 11, "files per table: 4 root with the late column's rotation, 7 nested");
+    assert_eq!(outputs[0], outputs[1]);
+}
+
+#[test]
+fn missing_jobs_folder_fails_with_encoder_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut schema = new_schema(&["users"]);
+    let mut settings = options(&dir);
+    settings.threads = 2;
+    settings.jobs_dir = dir.path().join("missing");
+    let mut normalizer = Normalizer::new(&mut schema, settings).unwrap();
+    normalizer.push_row("users", json!({"id": 1})).unwrap();
+    let error = normalizer.finish().unwrap_err();
+    assert!(error.to_string().contains("missing"), "{error}");
+}
+
+#[test]
 fn file_max_rows_rotates() {
     let dir = tempfile::tempdir().unwrap();
     let mut schema = new_schema(&["users"]);
     let mut settings = options(&dir);
     settings.file_max_rows = Some(2);
     settings.batch_rows = 1;
-    let mut normalizer = Normalizer::new(&mut schema, settings);
+    let mut normalizer = Normalizer::new(&mut schema, settings).unwrap();
     for id in 0..5 {
         normalizer.push_row("users", json!({"id": id})).unwrap();
     }
@@ -501,7 +545,7 @@ fn arrow_batch_types_and_names() {
     )
     .unwrap();
 
-    let mut normalizer = Normalizer::new(&mut schema, options(&dir));
+    let mut normalizer = Normalizer::new(&mut schema, options(&dir)).unwrap();
     normalizer.push_batch("arr", &batch).unwrap();
     let output = normalizer.finish().unwrap();
 
@@ -521,7 +565,7 @@ fn arrow_uint64_overflow_fails() {
     let field = Field::new("u", ArrowType::UInt64, true);
     let array = Arc::new(UInt64Array::from(vec![u64::MAX]));
     let batch = RecordBatch::try_new(Arc::new(ArrowSchema::new(vec![field])), vec![array]).unwrap();
-    let mut normalizer = Normalizer::new(&mut schema, options(&dir));
+    let mut normalizer = Normalizer::new(&mut schema, options(&dir)).unwrap();
     assert!(normalizer.push_batch("arr", &batch).is_err());
 }
 
@@ -534,7 +578,7 @@ fn arrow_struct_becomes_json() {
     let field = Field::new("st", structs.data_type().clone(), true);
     let batch = RecordBatch::try_new(Arc::new(ArrowSchema::new(vec![field])), vec![Arc::new(structs)]).unwrap();
 
-    let mut normalizer = Normalizer::new(&mut schema, options(&dir));
+    let mut normalizer = Normalizer::new(&mut schema, options(&dir)).unwrap();
     normalizer.push_batch("arr", &batch).unwrap();
     let output = normalizer.finish().unwrap();
 

@@ -8,11 +8,10 @@ use std::sync::mpsc;
 
 use indexmap::IndexMap;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use serde_json::Value;
 
 use super::extract_step::save_live_schema;
 use super::{AddedColumn, Pipeline, SchemaChange};
-use crate::normalize::{NormalizeOptions, Normalizer};
+use crate::normalize::{JsonValue, NormalizeOptions, Normalizer, ParsedLines};
 use crate::schema::{Schema, Table};
 use crate::storage::{JobFileName, JobState, LoadPackage, PackageStage};
 use crate::{Error, Result};
@@ -20,8 +19,12 @@ use crate::{Error, Result};
 /// Rows per record batch read back from an extracted Parquet job.
 const PARQUET_BATCH_ROWS: usize = 65_536;
 
-/// Rows the JSON parser thread hands to the normalizer at a time.
-const PARSE_CHUNK_ROWS: usize = 1024;
+/// Lines the JSON parser hands to the normalizer at a time, at most.
+const PARSE_CHUNK_ROWS: u64 = 1024;
+
+/// Text per parsed chunk, in bytes, beyond which a chunk ends early; with
+/// `PARSE_CHUNKS_AHEAD` it bounds the memory of waiting chunks.
+const PARSE_CHUNK_BYTES: usize = 1 << 20;
 
 /// Parsed chunks that may wait for the normalizer.
 const PARSE_CHUNKS_AHEAD: usize = 4;
@@ -47,8 +50,9 @@ pub(super) fn normalize_package(pipeline: &mut Pipeline, extracted: LoadPackage)
         batch_rows: pipeline.options.normalize_batch_rows,
         max_nesting: None,
         file_max_rows: pipeline.options.file_max_rows,
+        threads: pipeline.options.normalize_workers,
     };
-    let mut normalizer = Normalizer::new(&mut schema, options);
+    let mut normalizer = Normalizer::new(&mut schema, options)?;
     for job in extracted.jobs(JobState::New)? {
         let path = extracted.job_path(JobState::New, &job);
         normalize_job(pipeline, &mut normalizer, &job, &path)?;
@@ -155,15 +159,15 @@ fn normalize_job(pipeline: &Pipeline, normalizer: &mut Normalizer<'_>, job: &Job
             } else {
                 Box::new(BufReader::with_capacity(1 << 20, file))
             };
-            let mut push = |row: Value| {
-                normalizer.push_row(&job.table_name, row)?;
+            let mut push = |row: &JsonValue<'_>| {
+                normalizer.push_json(&job.table_name, row)?;
                 progress.add_normalized(1);
                 Ok(())
             };
             if pipeline.options.normalize_workers > 1 {
                 parse_json_lines_ahead(reader, path, &mut push)
             } else {
-                parse_json_lines(reader, path, &mut |chunk| chunk.into_iter().try_for_each(&mut push))
+                parse_json_lines(reader, path, &mut |chunk| chunk.rows().iter().try_for_each(&mut push))
             }
         }
         "parquet" => {
@@ -192,17 +196,17 @@ fn normalize_job(pipeline: &Pipeline, normalizer: &mut Normalizer<'_>, job: &Job
     }
 }
 
-/// Parses JSON Lines on a second thread, `PARSE_CHUNK_ROWS` rows at a time,
-/// while the calling thread normalizes. Parsing took about 30% of normalize's
+/// Parses JSON Lines on a second thread, a chunk at a time, while the
+/// calling thread normalizes. Parsing took about 30% of normalize's
 /// instructions on nested events (callgrind). At most `PARSE_CHUNKS_AHEAD`
 /// chunks wait, so memory stays bounded whatever the file size.
 fn parse_json_lines_ahead(
     reader: Box<dyn BufRead + Send>,
     path: &Path,
-    push: &mut dyn FnMut(Value) -> Result<()>,
+    push: &mut dyn FnMut(&JsonValue<'_>) -> Result<()>,
 ) -> Result<()> {
     std::thread::scope(|scope| {
-        let (sender, receiver) = mpsc::sync_channel::<Result<Vec<Value>>>(PARSE_CHUNKS_AHEAD);
+        let (sender, receiver) = mpsc::sync_channel::<Result<ParsedLines>>(PARSE_CHUNKS_AHEAD);
         let parser = scope.spawn(move || {
             // A send fails only when the normalizer stopped on an error,
             // which it reports itself.
@@ -215,7 +219,7 @@ fn parse_json_lines_ahead(
         });
 
         for chunk in receiver {
-            chunk?.into_iter().try_for_each(&mut *push)?;
+            chunk?.rows().iter().try_for_each(&mut *push)?;
         }
         parser
             .join()
@@ -223,41 +227,36 @@ fn parse_json_lines_ahead(
     })
 }
 
-/// Reads and parses typed JSON Lines, handing rows over in chunks.
+/// Reads and parses typed JSON Lines, handing rows over in chunks of at most
+/// `PARSE_CHUNK_ROWS` lines or about `PARSE_CHUNK_BYTES` of text.
 fn parse_json_lines(
     mut reader: Box<dyn BufRead + Send>,
     path: &Path,
-    consume: &mut dyn FnMut(Vec<Value>) -> Result<()>,
+    consume: &mut dyn FnMut(ParsedLines) -> Result<()>,
 ) -> Result<()> {
-    let mut line = Vec::new();
-    let mut line_number = 0u64;
-    let mut chunk = Vec::with_capacity(PARSE_CHUNK_ROWS);
+    let mut first_line = 1u64;
     loop {
-        line.clear();
-        let read = reader.read_until(b'\n', &mut line).map_err(|e| Error::io("read", path, e))?;
-        if read == 0 {
-            break;
+        let mut text = Vec::with_capacity(PARSE_CHUNK_BYTES);
+        let mut lines = 0u64;
+        while lines < PARSE_CHUNK_ROWS && text.len() < PARSE_CHUNK_BYTES {
+            let read = reader.read_until(b'\n', &mut text).map_err(|e| Error::io("read", path, e))?;
+            if read == 0 {
+                break;
+            }
+            lines += 1;
         }
-        line_number += 1;
+        if lines == 0 {
+            return Ok(());
+        }
 
-        let text = line.trim_ascii_end();
-        if text.is_empty() {
-            continue;
-        }
-        let row: Value = serde_json::from_slice(text).map_err(|e| Error::InvalidData {
+        let chunk = ParsedLines::parse(text, |error, index| Error::InvalidData {
             path: path.to_path_buf(),
-            line: Some(line_number),
-            message: e.to_string(),
+            line: Some(first_line + index as u64),
+            message: error.to_string(),
         })?;
-        chunk.push(row);
-        if chunk.len() == PARSE_CHUNK_ROWS {
-            consume(std::mem::replace(&mut chunk, Vec::with_capacity(PARSE_CHUNK_ROWS)))?;
-        }
-    }
-    if !chunk.is_empty() {
+        first_line += lines;
         consume(chunk)?;
     }
-    Ok(())
 }
 
 fn normalizer_load_id(job_path: &Path) -> String {
@@ -290,10 +289,10 @@ mod tests {
         Box::new(Cursor::new(text.into_bytes()))
     }
 
-    fn parse_ahead(reader: Box<dyn BufRead + Send>) -> (Vec<Value>, Result<()>) {
+    fn parse_ahead(reader: Box<dyn BufRead + Send>) -> (Vec<serde_json::Value>, Result<()>) {
         let mut rows = Vec::new();
         let result = parse_json_lines_ahead(reader, Path::new("items.jsonl"), &mut |row| {
-            rows.push(row);
+            rows.push(row.to_value());
             Ok(())
         });
         (rows, result)
@@ -306,7 +305,7 @@ mod tests {
 
         let mut inline = Vec::new();
         parse_json_lines(lines(2_500, None), Path::new("items.jsonl"), &mut |chunk| {
-            inline.extend(chunk);
+            inline.extend(chunk.rows().iter().map(JsonValue::to_value));
             Ok(())
         })
         .unwrap();

@@ -1,0 +1,207 @@
+//! Column and table names of the row normalizer, computed once per distinct
+//! input key and shared afterwards.
+//!
+//! Rows of one source repeat the same keys, so a name is normalized (and
+//! joined with its parent path) at its first sight only. Later rows get a
+//! reference-counted copy, which costs no allocation.
+
+use std::rc::Rc;
+
+use crate::naming::{make_path, normalize_path};
+
+/// A normalized column or table name.
+pub(crate) type Name = Rc<str>;
+
+/// Name of the column that replaces an empty or whitespace-only key.
+const EMPTY_KEY: &str = "_empty";
+
+type NameMap<V> = foldhash::HashMap<Box<str>, V>;
+
+/// The dlt columns the normalizer adds, and the columns it wraps values in.
+pub(crate) struct DltNames {
+    pub load_id: Name,
+    pub id: Name,
+    pub parent_id: Name,
+    pub list_idx: Name,
+    /// `value`: a scalar list element, or a root item that is not an object.
+    pub value: Name,
+    /// `list`: a list nested directly in a list.
+    pub list: Name,
+}
+
+/// The keys met while flattening the last row of one table, in visiting
+/// order, with their names. Rows of a table mostly repeat their keys in the
+/// same order, so comparing a key with the one at the same place of the
+/// last row is cheaper than hashing it.
+#[derive(Default)]
+pub(crate) struct RowShape {
+    seen: Vec<(Option<Name>, Box<str>, Name)>,
+}
+
+/// Caches of normalized names, keyed by the raw input text.
+pub(crate) struct NameCache {
+    pub dlt: DltNames,
+    /// The last row shape per table.
+    shapes: NameMap<RowShape>,
+    /// Raw top-level key to its normalized name.
+    keys: NameMap<Name>,
+    /// Parent path, then raw key, to the joined path of a nested object's key.
+    paths: foldhash::HashMap<Name, NameMap<Name>>,
+    /// Table, then path of a list in it, to the nested table's name.
+    tables: foldhash::HashMap<Box<str>, NameMap<Name>>,
+}
+
+impl NameCache {
+    pub(crate) fn new() -> Self {
+        NameCache {
+            dlt: DltNames {
+                load_id: Name::from("_dlt_load_id"),
+                id: Name::from("_dlt_id"),
+                parent_id: Name::from("_dlt_parent_id"),
+                list_idx: Name::from("_dlt_list_idx"),
+                value: Name::from("value"),
+                list: Name::from("list"),
+            },
+            shapes: NameMap::default(),
+            keys: NameMap::default(),
+            paths: foldhash::HashMap::default(),
+            tables: foldhash::HashMap::default(),
+        }
+    }
+
+    /// Returns the normalized name of a raw key, under `prefix` when the key
+    /// belongs to a nested object.
+    pub(crate) fn column(&mut self, prefix: Option<&Name>, key: &str) -> Name {
+        let Some(prefix) = prefix else {
+            return self.key(key);
+        };
+        if let Some(name) = self.paths.get(prefix).and_then(|names| names.get(key)) {
+            return name.clone();
+        }
+
+        let joined = Name::from(make_path(&[prefix, &self.key(key)]));
+        self.paths
+            .entry(prefix.clone())
+            .or_default()
+            .insert(Box::from(key), joined.clone());
+        joined
+    }
+
+    /// Takes the last row shape of `table` (empty at first); give it back
+    /// with [`Self::put_shape`].
+    pub(crate) fn take_shape(&mut self, table: &str) -> RowShape {
+        self.shapes.get_mut(table).map(std::mem::take).unwrap_or_default()
+    }
+
+    pub(crate) fn put_shape(&mut self, table: &str, shape: RowShape) {
+        match self.shapes.get_mut(table) {
+            Some(slot) => *slot = shape,
+            None => {
+                self.shapes.insert(Box::from(table), shape);
+            }
+        }
+    }
+
+    /// Like [`Self::column`] for the key visited `visit`-th in a row, first
+    /// trying the key visited at that place in the last row of `shape`.
+    pub(crate) fn column_at(&mut self, shape: &mut RowShape, visit: usize, prefix: Option<&Name>, key: &str) -> Name {
+        if let Some((seen_prefix, seen_key, name)) = shape.seen.get(visit)
+            && **seen_key == *key
+            && same_prefix(seen_prefix.as_ref(), prefix)
+        {
+            return name.clone();
+        }
+
+        let name = self.column(prefix, key);
+        let entry = (prefix.cloned(), Box::from(key), name.clone());
+        match shape.seen.get_mut(visit) {
+            Some(slot) => *slot = entry,
+            None => shape.seen.push(entry),
+        }
+        name
+    }
+
+    /// Returns the name of the nested table that holds list `path` of `table`.
+    pub(crate) fn child_table(&mut self, table: &str, path: &str) -> Name {
+        if let Some(name) = self.tables.get(table).and_then(|names| names.get(path)) {
+            return name.clone();
+        }
+
+        let joined = Name::from(make_path(&[table, path]));
+        self.tables
+            .entry(Box::from(table))
+            .or_default()
+            .insert(Box::from(path), joined.clone());
+        joined
+    }
+
+    fn key(&mut self, key: &str) -> Name {
+        if let Some(name) = self.keys.get(key) {
+            return name.clone();
+        }
+        let name = if key.trim().is_empty() {
+            Name::from(EMPTY_KEY)
+        } else {
+            Name::from(normalize_path(key))
+        };
+        self.keys.insert(Box::from(key), name.clone());
+        name
+    }
+}
+
+fn same_prefix(a: Option<&Name>, b: Option<&Name>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Name::ptr_eq(a, b) || a == b,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_key_joins_parent_path() {
+        let mut names = NameCache::new();
+        let device = names.column(None, "Device");
+        assert_eq!(&*device, "device");
+        assert_eq!(&*names.column(Some(&device), "OS Name"), "device__os_name");
+    }
+
+    #[test]
+    fn repeated_key_shares_the_name() {
+        let mut names = NameCache::new();
+        let first = names.column(None, "userId");
+        let second = names.column(None, "userId");
+        assert!(Rc::ptr_eq(&first, &second));
+    }
+
+    #[test]
+    fn blank_key_becomes_empty_column() {
+        let mut names = NameCache::new();
+        assert_eq!(&*names.column(None, "  "), "_empty");
+    }
+
+    #[test]
+    fn row_shape_follows_changed_keys() {
+        let mut names = NameCache::new();
+        let mut shape = names.take_shape("events");
+        let device = names.column_at(&mut shape, 0, None, "device");
+        assert_eq!(&*names.column_at(&mut shape, 1, Some(&device), "os"), "device__os");
+        names.put_shape("events", shape);
+
+        // The next row has other keys at the same places.
+        let mut shape = names.take_shape("events");
+        assert_eq!(&*names.column_at(&mut shape, 0, None, "Device"), "device");
+        assert_eq!(&*names.column_at(&mut shape, 1, None, "os"), "os");
+        assert_eq!(&*names.column_at(&mut shape, 1, Some(&device), "os"), "device__os");
+    }
+
+    #[test]
+    fn child_table_joins_table_and_path() {
+        let mut names = NameCache::new();
+        assert_eq!(&*names.child_table("events", "items"), "events__items");
+        assert_eq!(&*names.child_table("events", "items"), "events__items");
+    }
+}
