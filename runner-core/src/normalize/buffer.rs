@@ -96,6 +96,83 @@ enum Builder {
     Binary(BinaryBuilder),
     Decimal128(Decimal128Builder),
     Decimal256(Decimal256Builder),
+    /// The `_dlt_id` column of a nested table, whose ids may still need
+    /// hashing (see [`Cell::PendingRowId`]).
+    RowIds(Vec<RowId>),
+}
+
+/// One value of a nested table's `_dlt_id` column.
+pub(crate) enum RowId {
+    Ready(String),
+    Pending { parent_id: String, index: usize },
+    Null,
+}
+
+/// A column of a [`PendingBatch`].
+enum PendingColumn {
+    Ready(ArrayRef),
+    RowIds(Vec<RowId>),
+}
+
+/// A record batch whose nested row ids may still need hashing, which
+/// [`PendingBatch::resolve`] does, on whichever thread encodes the batch.
+pub(crate) struct PendingBatch {
+    table_name: String,
+    schema: SchemaRef,
+    columns: Vec<PendingColumn>,
+    rows: usize,
+}
+
+impl PendingBatch {
+    /// Wraps a complete record batch.
+    pub(crate) fn ready(table_name: &str, batch: RecordBatch) -> Self {
+        PendingBatch {
+            table_name: table_name.to_owned(),
+            schema: batch.schema(),
+            rows: batch.num_rows(),
+            columns: batch.columns().iter().cloned().map(PendingColumn::Ready).collect(),
+        }
+    }
+
+    pub(crate) fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    pub(crate) fn num_rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Hashes the pending row ids and builds the record batch.
+    pub(crate) fn resolve(self) -> crate::Result<RecordBatch> {
+        let table_name = self.table_name;
+        let arrays: Vec<ArrayRef> = self
+            .columns
+            .into_iter()
+            .map(|column| match column {
+                PendingColumn::Ready(array) => array,
+                PendingColumn::RowIds(ids) => row_id_array(&table_name, ids),
+            })
+            .collect();
+
+        RecordBatch::try_new(self.schema, arrays).map_err(|source| Error::Normalize {
+            table: table_name,
+            message: format!("cannot build a record batch: {source}"),
+        })
+    }
+}
+
+fn row_id_array(table_name: &str, ids: Vec<RowId>) -> ArrayRef {
+    let mut builder = StringBuilder::with_capacity(ids.len(), ids.len() * 14);
+    for id in ids {
+        match id {
+            RowId::Ready(id) => builder.append_value(id),
+            RowId::Pending { parent_id, index } => {
+                builder.append_value(crate::load_id::nested_row_id(&parent_id, table_name, index))
+            }
+            RowId::Null => builder.append_null(),
+        }
+    }
+    Arc::new(builder.finish())
 }
 
 struct ColumnBuffer {
@@ -129,7 +206,7 @@ impl TableBuffer {
             columns.push(ColumnBuffer {
                 field: field.clone(),
                 data_type,
-                builder: new_builder(field.data_type()),
+                builder: new_builder(table, column, field.data_type()),
             });
             index.insert(column.name.clone(), position);
         }
@@ -180,7 +257,7 @@ impl TableBuffer {
                     let mut created = ColumnBuffer {
                         field: field.clone(),
                         data_type: column.data_type.unwrap_or(DataType::Text),
-                        builder: new_builder(field.data_type()),
+                        builder: new_builder(table, column, field.data_type()),
                     };
                     for _ in 0..self.rows {
                         created.append_null();
@@ -254,21 +331,27 @@ impl TableBuffer {
         Ok(())
     }
 
-    /// Takes the buffered rows as a record batch and leaves the buffer empty.
-    pub(crate) fn take_batch(&mut self) -> crate::Result<RecordBatch> {
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
+    /// Takes the buffered rows as a batch and leaves the buffer empty.
+    pub(crate) fn take_batch(&mut self) -> crate::Result<PendingBatch> {
+        let mut columns = Vec::with_capacity(self.columns.len());
         for column in &mut self.columns {
+            if let Builder::RowIds(ids) = &mut column.builder {
+                columns.push(PendingColumn::RowIds(std::mem::take(ids)));
+                continue;
+            }
             let array = column.finish().map_err(|message| Error::Normalize {
                 table: self.table_name.clone(),
                 message: format!("column `{}`: {message}", column.field.name()),
             })?;
-            arrays.push(array);
+            columns.push(PendingColumn::Ready(array));
         }
-        self.rows = 0;
+        let rows = std::mem::take(&mut self.rows);
 
-        RecordBatch::try_new(self.schema.clone(), arrays).map_err(|source| Error::Normalize {
-            table: self.table_name.clone(),
-            message: format!("cannot build a record batch: {source}"),
+        Ok(PendingBatch {
+            table_name: self.table_name.clone(),
+            schema: self.schema.clone(),
+            columns,
+            rows,
         })
     }
 }
@@ -288,7 +371,10 @@ fn positions_by_table_index(table: &Table) -> Vec<Option<usize>> {
         .collect()
 }
 
-fn new_builder(arrow_type: &ArrowType) -> Builder {
+fn new_builder(table: &Table, column: &Column, arrow_type: &ArrowType) -> Builder {
+    if table.parent.is_some() && column.name == "_dlt_id" && *arrow_type == ArrowType::Utf8 {
+        return Builder::RowIds(Vec::new());
+    }
     match arrow_type {
         ArrowType::Float64 => Builder::Float(Float64Builder::new()),
         ArrowType::Boolean => Builder::Bool(BooleanBuilder::new()),
@@ -320,6 +406,7 @@ impl ColumnBuffer {
             Builder::Binary(b) => b.append_null(),
             Builder::Decimal128(b) => b.append_null(),
             Builder::Decimal256(b) => b.append_null(),
+            Builder::RowIds(ids) => ids.push(RowId::Null),
         }
     }
 
@@ -343,6 +430,10 @@ impl ColumnBuffer {
                 b.append_value(scale_decimal(&text, precision, scale)?);
             }
             (Builder::Decimal256(b), Cell::Decimal(text)) => b.append_value(parse_wei(&text)?),
+            (Builder::RowIds(ids), Cell::Text(id)) => ids.push(RowId::Ready(id.into_owned())),
+            (Builder::RowIds(ids), Cell::PendingRowId { parent_id, index }) => {
+                ids.push(RowId::Pending { parent_id, index })
+            }
             (_, cell) => {
                 return Err(format!(
                     "value {cell:?} does not match column type {}; this is a bug in the normalizer",
@@ -363,6 +454,7 @@ impl ColumnBuffer {
             Builder::Binary(b) => Arc::new(b.finish()),
             Builder::Decimal128(b) => Arc::new(b.finish()),
             Builder::Decimal256(b) => Arc::new(b.finish()),
+            Builder::RowIds(_) => return Err("row ids are taken with their batch; this is a bug in the normalizer".to_owned()),
         };
         if array.data_type() == self.field.data_type() {
             return Ok(array);
@@ -481,7 +573,7 @@ mod tests {
         let mut buffer = TableBuffer::new(&users_table());
         let mut cells = vec![(0, Cell::Int(1))];
         buffer.append_row(&mut cells).unwrap();
-        let batch = buffer.take_batch().unwrap();
+        let batch = buffer.take_batch().unwrap().resolve().unwrap();
         assert_eq!(batch.column(1).null_count(), 1);
     }
 

@@ -44,6 +44,7 @@ impl Normalizer<'_> {
         let (fields, lists) = self.flatten(root_table, object, context.max_nesting);
         let row = RowPosition {
             table: root_table,
+            nested_table: None,
             parent: None,
             parent_id: None,
             index: 0,
@@ -225,9 +226,12 @@ impl Normalizer<'_> {
             set_field(&mut fields, self.names.dlt.load_id.clone(), load_id);
         }
 
+        // A nested row without lists needs its id only in its own column, so
+        // with an encoder thread the hash is left to that thread.
+        let defer_id = self.encoder.is_some() && lists.is_empty();
         let row_id = match existing_row_id(&fields) {
             Some(row_id) => row_id,
-            None => self.add_row_id(context, &row, &mut fields)?,
+            None => self.add_row_id(context, &row, &mut fields, defer_id)?,
         };
 
         // Root rows pass their propagated columns (the root key) down.
@@ -252,12 +256,28 @@ impl Normalizer<'_> {
     }
 
     /// Adds `_dlt_parent_id`, `_dlt_list_idx` and `_dlt_id` to a nested row,
-    /// or `_dlt_id` to a root row, and returns the id.
-    fn add_row_id(&self, context: &RootContext, row: &RowPosition<'_>, fields: &mut Fields<'_>) -> crate::Result<String> {
+    /// or `_dlt_id` to a root row, and returns the id. With `defer`, a nested
+    /// row's id is left to the encoder and the returned id is empty.
+    fn add_row_id(
+        &self,
+        context: &RootContext,
+        row: &RowPosition<'_>,
+        fields: &mut Fields<'_>,
+        defer: bool,
+    ) -> crate::Result<String> {
         let row_id = match row.parent_id {
             Some(parent_id) => {
                 set_field(fields, self.names.dlt.parent_id.clone(), Scalar::Text(Cow::Owned(parent_id.to_owned())));
                 set_field(fields, self.names.dlt.list_idx.clone(), Scalar::Int(row.index as i128));
+                if defer {
+                    let pending = Scalar::PendingRowId {
+                        parent_id: parent_id.to_owned(),
+                        table: row.nested_table.cloned().unwrap_or_else(|| Name::from(row.table)),
+                        index: row.index,
+                    };
+                    set_field(fields, self.names.dlt.id.clone(), pending);
+                    return Ok(String::new());
+                }
                 crate::load_id::nested_row_id(parent_id, row.table, row.index)
             }
             None => match &context.key_hash_columns {
@@ -276,7 +296,7 @@ impl Normalizer<'_> {
     fn normalize_list<'v>(
         &mut self,
         context: &RootContext,
-        table: &str,
+        table: &Name,
         parent_table: &str,
         items: &'v [JsonValue<'v>],
         extend: &[(Name, Scalar<'v>)],
@@ -286,6 +306,7 @@ impl Normalizer<'_> {
         for (index, item) in items.iter().enumerate() {
             let row = RowPosition {
                 table,
+                nested_table: Some(table),
                 parent: Some(parent_table),
                 parent_id: Some(parent_id),
                 index,
@@ -319,6 +340,8 @@ impl Normalizer<'_> {
 /// Where a row sits: its table, parent table and parent row.
 struct RowPosition<'a> {
     table: &'a str,
+    /// The table's shared name, for nested rows.
+    nested_table: Option<&'a Name>,
     parent: Option<&'a str>,
     parent_id: Option<&'a str>,
     index: usize,

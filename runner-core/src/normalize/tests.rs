@@ -462,9 +462,17 @@ fn encoder_thread_matches_inline() {
         }
         let output = normalizer.finish().unwrap();
 
+        // Root ids are random, so each nested id is checked against its parent.
+        let nested = read_table(&output, "users__items");
+        let parents = strings(&nested, "_dlt_parent_id");
+        let indices = ints(&nested, "_dlt_list_idx");
+        for ((id, parent), index) in strings(&nested, "_dlt_id").iter().zip(&parents).zip(&indices) {
+            let expected = crate::load_id::nested_row_id(parent.as_deref().unwrap(), "users__items", index.unwrap() as usize);
+            assert_eq!(id.as_deref(), Some(expected.as_str()));
+        }
+
         let counts: Vec<(String, u64)> = output.jobs.iter().map(|job| (job.table_name.clone(), job.row_count)).collect();
         let root = read_table(&output, "users");
-        let nested = read_table(&output, "users__items");
         outputs.push((counts, ints(&root, "id"), strings(&root, "name"), ints(&nested, "k")));
         drop(dir);
     }

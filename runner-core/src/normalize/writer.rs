@@ -12,9 +12,10 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use super::JobFile;
-use super::buffer::{TableBuffer, complete_column_count};
+use super::buffer::{PendingBatch, TableBuffer, complete_column_count};
 use super::infer::Cell;
 use crate::Error;
 use crate::schema::Table;
@@ -22,6 +23,9 @@ use crate::schema::Table;
 /// Maximum rows per Parquet row group. The writer keeps one row group in
 /// memory, so this bounds memory per open file.
 const MAX_ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// Columns that hold a distinct value in nearly every row.
+const UNIQUE_COLUMNS: [&str; 2] = ["_dlt_id", "_dlt_parent_id"];
 
 /// Limits that decide when batches are flushed and files rotated.
 #[derive(Debug, Clone, Copy)]
@@ -48,7 +52,7 @@ struct OpenFile {
 /// Work for the encoder thread, in the order the normalizer produced it.
 enum Command {
     Open(PathBuf, FileWriter),
-    Write(PathBuf, RecordBatch),
+    Write(PathBuf, PendingBatch),
     Close(PathBuf),
 }
 
@@ -138,7 +142,7 @@ fn encode(commands: mpsc::Receiver<Command>) -> crate::Result<()> {
                 let writer = open
                     .get_mut(&path)
                     .ok_or_else(|| Error::Internal(format!("Parquet file {} is not open", path.display())))?;
-                write_batch(writer, &path, &batch)?;
+                write_batch(writer, &path, &batch.resolve()?)?;
             }
             Command::Close(path) => {
                 let writer = open
@@ -258,7 +262,7 @@ impl TableOutput {
                 None => batch.num_rows(),
             };
             let length = room.min(batch.num_rows() - offset);
-            self.write_to_file(&batch.slice(offset, length))?;
+            self.write_to_file(PendingBatch::ready(&self.table_name, batch.slice(offset, length)))?;
             offset += length;
         }
 
@@ -276,10 +280,10 @@ impl TableOutput {
         }
 
         let batch = buffer.take_batch()?;
-        self.write_to_file(&batch)
+        self.write_to_file(batch)
     }
 
-    fn write_to_file(&mut self, batch: &RecordBatch) -> crate::Result<()> {
+    fn write_to_file(&mut self, batch: PendingBatch) -> crate::Result<()> {
         if self.file.is_none() {
             self.file = Some(self.open_file(batch.schema())?);
         }
@@ -287,12 +291,13 @@ impl TableOutput {
             return Ok(());
         };
 
+        let rows = batch.num_rows() as u64;
         match (&mut file.writer, &self.encoder) {
-            (Some(writer), _) => write_batch(writer, &file.path, batch)?,
-            (None, Some(encoder)) => encoder.send(Command::Write(file.path.clone(), batch.clone()))?,
+            (Some(writer), _) => write_batch(writer, &file.path, &batch.resolve()?)?,
+            (None, Some(encoder)) => encoder.send(Command::Write(file.path.clone(), batch))?,
             (None, None) => return Err(Error::Internal(format!("Parquet file {} has no writer", file.path.display()))),
         }
-        file.rows += batch.num_rows() as u64;
+        file.rows += rows;
 
         let full = self.limits.file_max_rows.is_some_and(|max| file.rows >= max);
         if full {
@@ -306,10 +311,21 @@ impl TableOutput {
         let path = self.jobs_dir.join(&file_name);
         let file = File::create(&path).map_err(|source| Error::io("create job file", &path, source))?;
 
-        let properties = WriterProperties::builder()
+        let mut properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(MAX_ROW_GROUP_ROWS))
-            .build();
+            .set_max_row_group_row_count(Some(MAX_ROW_GROUP_ROWS));
+        // Row ids are unique random text: a dictionary only costs a hash per
+        // value before the writer falls back to plain pages, and Snappy finds
+        // nothing to compress.
+        for column in UNIQUE_COLUMNS {
+            if schema.column_with_name(column).is_some() {
+                let path = ColumnPath::from(column);
+                properties = properties
+                    .set_column_dictionary_enabled(path.clone(), false)
+                    .set_column_compression(path, Compression::UNCOMPRESSED);
+            }
+        }
+        let properties = properties.build();
         let writer = ArrowWriter::try_new(BufWriter::new(file), schema, Some(properties)).map_err(|source| {
             Error::Arrow {
                 action: "opening a Parquet writer",

@@ -64,8 +64,10 @@ pub struct PipelineOptions {
     /// Rows after which normalize starts a new load file; unlimited when `None`.
     pub file_max_rows: Option<u64>,
     /// Threads normalize may keep busy: at 2 or more, JSON rows are parsed
-    /// on a thread of their own. Defaults to the number of CPUs, at most 2;
-    /// a `dlt.yml` project takes it from `NORMALIZE__WORKERS`, as dlt does.
+    /// on a thread of their own, and Parquet files are encoded (with the
+    /// nested row ids hashed) on another. Defaults to the number of CPUs, at
+    /// most 2; a `dlt.yml` project takes it from `NORMALIZE__WORKERS`, as dlt
+    /// does.
     pub normalize_workers: usize,
 }
 
@@ -98,8 +100,8 @@ impl PipelineOptions {
     }
 }
 
-/// Normalize threads by default: more than two do not pay yet, because only
-/// JSON parsing runs beside the normalizer.
+/// Normalize threads by default: more than two do not pay yet, because the
+/// parser and encoder threads beside the normalizer are fixed at one each.
 fn default_normalize_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |cpus| cpus.get().min(2))
 }
