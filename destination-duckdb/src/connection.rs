@@ -1,51 +1,18 @@
-//! Opening the database file and reading its catalog.
+//! Settings, path checks and catalog queries of a DuckDB connection.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use duckdb::{Connection, Params, params};
 use plugin_sdk::PluginError;
 
 use crate::config::{DuckDbConfig, DuckDbSetting, SettingScope};
-use crate::error::{database_error, open_error};
-use crate::sql::TypeOptions;
+use crate::error::database_error;
+use crate::sql::{TypeOptions, qualified_table};
 
-/// Opens a read-write connection to the database file, creating the file if
-/// it does not exist.
-///
-/// Returns a `Config` error when the file's folder does not exist or the path
-/// is a folder, and a `Transient` error when another process has the file open.
-pub(crate) fn connect(config: &DuckDbConfig) -> Result<Connection, PluginError> {
-    let database = config.database.as_path();
-    check_database_path(database)?;
-
-    tracing::debug!(database = %database.display(), "opening DuckDB database");
-    let connection = Connection::open(database).map_err(|error| open_error(&error, database))?;
-
-    // dlt sets the session time zone to UTC on every DuckDB connection, so
-    // TIMESTAMPTZ values cast to text or to TIMESTAMP are read in UTC. Builds
-    // without the ICU extension (the `bundled` feature) reject the setting,
-    // but they always render TIMESTAMPTZ in UTC anyway.
-    if let Err(error) = connection.execute_batch("SET TimeZone = 'UTC'") {
-        tracing::debug!(%error, "DuckDB build cannot set the session time zone, so it uses UTC as builds without ICU do");
-    }
-
-    apply_settings(&connection, config)?;
-    Ok(connection)
-}
-
-/// Applies the configured settings to a scratch in-memory database, so that a
-/// misspelt setting fails when the destination opens, before anything is
-/// extracted, rather than at the first connection to the file.
-pub(crate) fn check_settings(config: &DuckDbConfig) -> Result<(), PluginError> {
-    if config.settings.is_empty() {
-        return Ok(());
-    }
-    let connection = Connection::open_in_memory()
-        .map_err(|error| PluginError::internal(format!("cannot open an in-memory DuckDB database to check settings: {error}")))?;
-    apply_settings(&connection, config)
-}
-
-fn apply_settings(connection: &Connection, config: &DuckDbConfig) -> Result<(), PluginError> {
+/// Applies `SET autoinstall_known_extensions = false` and then the
+/// configured settings, in order.
+pub(crate) fn apply_settings(connection: &Connection, config: &DuckDbConfig) -> Result<(), PluginError> {
     // A setting such as s3_region would otherwise make DuckDB download an
     // extension from the internet; a configured value of this setting wins.
     connection
@@ -122,7 +89,7 @@ fn replace_ignoring_ascii_case(text: &str, needle: &str, replacement: &str) -> S
     output
 }
 
-fn check_database_path(database: &Path) -> Result<(), PluginError> {
+pub(crate) fn check_database_path(database: &Path) -> Result<(), PluginError> {
     if database.is_dir() {
         return Err(PluginError::config(format!(
             "DuckDB database path {} is a folder. Set `credentials` to a file path",
@@ -171,13 +138,32 @@ pub(crate) fn table_exists(
 ) -> Result<bool, PluginError> {
     let count: i64 = connection
         .query_row(
-            "SELECT count(*) FROM information_schema.tables \
-             WHERE table_catalog = current_database() AND lower(table_schema) = lower(?) AND lower(table_name) = lower(?)",
+            "SELECT count(*) FROM duckdb_tables() \
+             WHERE database_name = current_database() AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)",
             params![dataset, table],
             |row| row.get(0),
         )
         .map_err(|error| database_error(&error, format!("failed to look up table \"{dataset}\".\"{table}\"")))?;
     Ok(count > 0)
+}
+
+/// Returns the lowercased names of the tables in schema `dataset`.
+///
+/// `duckdb_tables()` is used because `duckdb_columns()` and the
+/// `information_schema` views bind every system view on their first use,
+/// which took 12 to 18 ms.
+pub(crate) fn dataset_tables(connection: &Connection, dataset: &str) -> Result<HashSet<String>, PluginError> {
+    let context = || format!("failed to list the tables of dataset \"{dataset}\"");
+    let mut statement = connection
+        .prepare(
+            "SELECT lower(table_name) FROM duckdb_tables() \
+             WHERE database_name = current_database() AND lower(schema_name) = lower(?)",
+        )
+        .map_err(|error| database_error(&error, context()))?;
+    statement
+        .query_map(params![dataset], |row| row.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<Result<HashSet<_>, _>>())
+        .map_err(|error| database_error(&error, context()))
 }
 
 /// Returns the column names of table `dataset.table` in their stored order,
@@ -190,20 +176,24 @@ pub(crate) fn table_columns(
     if !table_exists(connection, dataset, table)? {
         return Ok(None);
     }
+    existing_table_columns(connection, dataset, table).map(Some)
+}
 
+/// Returns the column names of table `dataset.table`, which must exist, in
+/// their stored order.
+pub(crate) fn existing_table_columns(
+    connection: &Connection,
+    dataset: &str,
+    table: &str,
+) -> Result<Vec<String>, PluginError> {
     let context = || format!("failed to read the columns of table \"{dataset}\".\"{table}\"");
     let mut statement = connection
-        .prepare(
-            "SELECT column_name FROM information_schema.columns \
-             WHERE table_catalog = current_database() AND lower(table_schema) = lower(?) AND lower(table_name) = lower(?) \
-             ORDER BY ordinal_position",
-        )
+        .prepare("SELECT name FROM pragma_table_info(?) ORDER BY cid")
         .map_err(|error| database_error(&error, context()))?;
-    let names = statement
-        .query_map(params![dataset, table], |row| row.get::<_, String>(0))
+    statement
+        .query_map(params![qualified_table(dataset, table)], |row| row.get::<_, String>(0))
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .map_err(|error| database_error(&error, context()))?;
-    Ok(Some(names))
+        .map_err(|error| database_error(&error, context()))
 }
 
 /// Executes one statement and returns the number of rows it changed.
@@ -239,7 +229,7 @@ mod tests {
         let config = DuckDbConfig::new("/nowhere/w.duckdb")
             .with_setting(SettingScope::Global, "memory_limt", &serde_json::json!("1GB"))
             .unwrap();
-        let error = check_settings(&config).unwrap_err();
+        let error = crate::engine::Engine::start_now(config).unwrap_err();
         assert!(error.message.contains("credentials.global_config.memory_limt"), "{}", error.message);
     }
 
@@ -248,7 +238,7 @@ mod tests {
         let config = DuckDbConfig::new("/nowhere/w.duckdb")
             .with_setting(SettingScope::Global, "memory_limit", &serde_json::json!("1 CANARY-7f3a"))
             .unwrap();
-        let error = check_settings(&config).unwrap_err();
+        let error = crate::engine::Engine::start_now(config).unwrap_err();
         assert!(!error.message.to_ascii_lowercase().contains("canary"), "{}", error.message);
     }
 }

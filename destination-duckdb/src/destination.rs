@@ -1,6 +1,5 @@
 //! The [`Destination`] implementation and its factory.
 
-use duckdb::Connection;
 use plugin_sdk::protocol::{
     DestinationCapabilities, LoadReport, LoadRequest, LoadStatusRequest, PluginInfo, SchemaRequest,
     SchemaVersion, StateRequest, StoredState,
@@ -8,56 +7,66 @@ use plugin_sdk::protocol::{
 use plugin_sdk::{ABI_VERSION, Destination, DestinationFactory, PluginError};
 
 use crate::config::DuckDbConfig;
-use crate::connection::connect;
+use crate::engine::{AttachedFile, Engine};
 use crate::{load, restore};
 
 /// A DuckDB database file that load packages are committed to.
 ///
-/// Every call opens its own connection and closes it before returning, so the
-/// file is locked only while a call runs and other processes can open it
-/// between calls.
-#[derive(Debug, Clone)]
+/// The destination keeps an in-memory DuckDB instance, started on a
+/// background thread when it is created. Every call attaches the file to it
+/// and detaches the file before returning, so the file is locked only while a
+/// call runs and other processes can open it between calls.
+#[derive(Debug)]
 pub struct DuckDbDestination {
-    config: DuckDbConfig,
+    engine: Engine,
 }
 
 impl DuckDbDestination {
     /// Creates a destination for the database file in `config`. The file is
     /// opened on the first call, not here.
     pub fn new(config: DuckDbConfig) -> Self {
-        DuckDbDestination { config }
+        DuckDbDestination {
+            engine: Engine::start(config),
+        }
     }
 
     /// Creates a destination from a `dlt.yml` destination entry given as JSON,
     /// as described in [`DuckDbConfig::from_json`].
     /// Settings in `credentials.global_config` and `local_config` are
-    /// checked here, on an in-memory database.
+    /// applied here, so a setting DuckDB rejects fails before anything is
+    /// extracted.
     pub fn from_json(config: &serde_json::Value) -> Result<Self, PluginError> {
         let config = DuckDbConfig::from_json(config)?;
-        crate::connection::check_settings(&config)?;
-        Ok(Self::new(config))
+        if config.settings.is_empty() {
+            return Ok(Self::new(config));
+        }
+        Ok(DuckDbDestination {
+            engine: Engine::start_now(config)?,
+        })
     }
 
     /// Returns the destination's configuration.
     pub fn config(&self) -> &DuckDbConfig {
-        &self.config
+        self.engine.config()
     }
 
-    /// Opens a connection for reading, or returns `None` when the database
-    /// file does not exist, so that reads never create an empty file.
-    fn connect_existing(&self) -> Result<Option<Connection>, PluginError> {
-        if !self.config.database.exists() {
-            tracing::debug!(database = %self.config.database.display(), "DuckDB database does not exist yet");
+    /// Attaches the database file for reading, or returns `None` when it does
+    /// not exist, so that reads never create an empty file.
+    fn attach_existing(&mut self) -> Result<Option<AttachedFile<'_>>, PluginError> {
+        let database = &self.engine.config().database;
+        if !database.exists() {
+            tracing::debug!(database = %database.display(), "DuckDB database does not exist yet");
             return Ok(None);
         }
-        connect(&self.config).map(Some)
+        self.engine.attach().map(Some)
     }
 }
 
 impl Destination for DuckDbDestination {
     fn load_package(&mut self, request: &LoadRequest) -> Result<LoadReport, PluginError> {
-        let mut connection = connect(&self.config)?;
-        load::load_package(&mut connection, request).inspect_err(|error| {
+        let attached = self.engine.attach()?;
+        let type_options = attached.type_options;
+        load::load_package(&mut *attached.connection, type_options, request).inspect_err(|error| {
             tracing::warn!(
                 load_id = %request.load_id,
                 dataset = %request.dataset_name,
@@ -69,8 +78,8 @@ impl Destination for DuckDbDestination {
     }
 
     fn fetch_state(&mut self, request: &StateRequest) -> Result<Option<StoredState>, PluginError> {
-        match self.connect_existing()? {
-            Some(connection) => restore::fetch_state(&connection, request),
+        match self.attach_existing()? {
+            Some(attached) => restore::fetch_state(attached.connection, request),
             None => Ok(None),
         }
     }
@@ -79,16 +88,16 @@ impl Destination for DuckDbDestination {
         &mut self,
         request: &SchemaRequest,
     ) -> Result<Option<SchemaVersion>, PluginError> {
-        match self.connect_existing()? {
-            Some(connection) => restore::fetch_schema(&connection, request),
+        match self.attach_existing()? {
+            Some(attached) => restore::fetch_schema(attached.connection, request),
             None => Ok(None),
         }
     }
 
     fn is_load_committed(&mut self, request: &LoadStatusRequest) -> Result<bool, PluginError> {
-        match self.connect_existing()? {
-            Some(connection) => {
-                restore::load_committed(&connection, &request.dataset_name, &request.load_id)
+        match self.attach_existing()? {
+            Some(attached) => {
+                restore::load_committed(attached.connection, &request.dataset_name, &request.load_id)
             }
             None => Ok(false),
         }
@@ -124,7 +133,7 @@ impl DestinationFactory for DuckDbDestinationFactory {
 
     fn open(config: &serde_json::Value) -> Result<Box<dyn Destination>, PluginError> {
         let destination = DuckDbDestination::from_json(config)?;
-        tracing::info!(database = %destination.config.database.display(), "opened DuckDB destination");
+        tracing::info!(database = %destination.config().database.display(), "opened DuckDB destination");
         Ok(Box::new(destination))
     }
 }

@@ -43,6 +43,7 @@ mod config;
 mod connection;
 mod destination;
 mod dlt_tables;
+mod engine;
 mod error;
 mod load;
 mod merge;

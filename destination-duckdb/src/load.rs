@@ -7,11 +7,11 @@ use duckdb::{Connection, params};
 use plugin_sdk::PluginError;
 use plugin_sdk::protocol::{LoadReport, LoadRequest, TableSpec};
 
-use crate::connection::{execute, table_columns, table_exists, type_options};
+use crate::connection::{dataset_tables, execute, existing_table_columns};
 use crate::dlt_tables::{LOADS_TABLE, VERSION_TABLE, loads_table, version_table};
 use crate::error::database_error;
 use crate::merge::{self, MergePlan};
-use crate::restore::load_committed;
+use crate::restore::load_recorded;
 use crate::sql::{self, TypeOptions, qualified_table, quote_identifier, validate_identifier};
 
 /// The only job file format this destination reads.
@@ -27,11 +27,11 @@ const PARQUET: &str = "parquet";
 /// `applied: false`.
 pub(crate) fn load_package(
     connection: &mut Connection,
+    options: TypeOptions,
     request: &LoadRequest,
 ) -> Result<LoadReport, PluginError> {
     validate_request(request)?;
     let merge_plan = MergePlan::build(request)?;
-    let options = type_options(connection)?;
     let dataset = request.dataset_name.as_str();
     let load_id = request.load_id.as_str();
 
@@ -42,7 +42,10 @@ pub(crate) fn load_package(
         )
     })?;
 
-    if load_committed(&transaction, dataset, load_id)? {
+    let mut stored_tables = dataset_tables(&transaction, dataset)?;
+    let committed_before = stored_tables.contains(LOADS_TABLE)
+        && load_recorded(&transaction, dataset, load_id)?;
+    if committed_before {
         tracing::info!(
             load_id,
             dataset,
@@ -64,9 +67,9 @@ pub(crate) fn load_package(
     execute(&transaction, &create_schema, [], || {
         format!("failed to create dataset \"{dataset}\" for load {load_id}")
     })?;
-    migrate_tables(&transaction, request, options)?;
+    migrate_tables(&transaction, request, options, &mut stored_tables)?;
     store_schema_version(&transaction, request)?;
-    truncate_tables(&transaction, request)?;
+    truncate_tables(&transaction, request, &stored_tables)?;
     merge::create_staging_tables(&transaction, request, &merge_plan, options)?;
     let rows_per_table = run_jobs(&transaction, request, &merge_plan)?;
     merge::merge_tables(&transaction, request, &merge_plan)?;
@@ -130,13 +133,18 @@ fn validate_request(request: &LoadRequest) -> Result<(), PluginError> {
     Ok(())
 }
 
+/// Lowercased names of the dataset's tables, as [`dataset_tables`] returns
+/// them.
+type StoredTables = HashSet<String>;
+
 /// Creates missing tables and adds missing columns, but never drops or
 /// changes columns. `_dlt_loads` and `_dlt_version` get dlt's columns unless
-/// the request describes them itself.
+/// the request describes them itself. `stored` gets the new tables.
 fn migrate_tables(
     connection: &Connection,
     request: &LoadRequest,
     options: TypeOptions,
+    stored: &mut StoredTables,
 ) -> Result<(), PluginError> {
     let requested = |name: &str| request.tables.iter().any(|table| table.name == name);
     let dlt_tables: Vec<TableSpec> = [loads_table(), version_table()]
@@ -145,7 +153,7 @@ fn migrate_tables(
         .collect();
 
     for table in request.tables.iter().chain(&dlt_tables) {
-        migrate_table(connection, request, table, options)?;
+        migrate_table(connection, request, table, options, stored)?;
     }
     Ok(())
 }
@@ -155,6 +163,7 @@ fn migrate_table(
     request: &LoadRequest,
     table: &TableSpec,
     options: TypeOptions,
+    stored: &mut StoredTables,
 ) -> Result<(), PluginError> {
     let dataset = request.dataset_name.as_str();
     let load_id = request.load_id.as_str();
@@ -165,7 +174,8 @@ fn migrate_table(
         )
     };
 
-    let Some(existing) = table_columns(connection, dataset, &table.name)? else {
+    let key = table.name.to_lowercase();
+    if !stored.contains(&key) {
         // dlt creates no table before it has columns, and DuckDB rejects a
         // table without columns.
         if table.columns.is_empty() {
@@ -174,12 +184,16 @@ fn migrate_table(
         }
         let statement = sql::create_table(dataset, table, options)?;
         execute(connection, &statement, [], context)?;
+        stored.insert(key);
         return Ok(());
-    };
+    }
 
     // DuckDB resolves column names case-insensitively, so `Name` already
     // occupies `name`.
-    let existing: HashSet<String> = existing.iter().map(|name| name.to_lowercase()).collect();
+    let existing: HashSet<String> = existing_table_columns(connection, dataset, &table.name)?
+        .iter()
+        .map(|name| name.to_lowercase())
+        .collect();
     for column in &table.columns {
         if existing.contains(&column.name.to_lowercase()) {
             continue;
@@ -244,10 +258,14 @@ fn store_schema_version(connection: &Connection, request: &LoadRequest) -> Resul
 
 /// Empties the tables of `replace` resources. A table that does not exist yet
 /// has no rows to remove.
-fn truncate_tables(connection: &Connection, request: &LoadRequest) -> Result<(), PluginError> {
+fn truncate_tables(
+    connection: &Connection,
+    request: &LoadRequest,
+    stored: &StoredTables,
+) -> Result<(), PluginError> {
     let dataset = request.dataset_name.as_str();
     for table in &request.truncate_tables {
-        if !table_exists(connection, dataset, table)? {
+        if !stored.contains(&table.to_lowercase()) {
             tracing::debug!(load_id = %request.load_id, table, "table to truncate does not exist yet");
             continue;
         }

@@ -22,7 +22,16 @@ pub(crate) fn load_committed(
     if !table_exists(connection, dataset, LOADS_TABLE)? {
         return Ok(false);
     }
+    load_recorded(connection, dataset, load_id)
+}
 
+/// Returns whether `_dlt_loads` in `dataset`, which must exist, contains
+/// `load_id`.
+pub(crate) fn load_recorded(
+    connection: &Connection,
+    dataset: &str,
+    load_id: &str,
+) -> Result<bool, PluginError> {
     let count: i64 = connection
         .query_row(
             &format!(

@@ -467,3 +467,25 @@ fn schema_version_stored_per_hash() {
     );
     assert_eq!(fixture.count("SELECT count(*) FROM ds._dlt_version WHERE engine_version = 11 AND schema_name = 'shop'"), 2);
 }
+
+#[test]
+fn dataset_named_like_catalog_loads() {
+    // DuckDB names a database's catalog after its file (`warehouse` here), and
+    // `memory` is the catalog of an in-memory database. A dataset of either
+    // name must not make `"dataset"."table"` ambiguous.
+    let mut fixture = Fixture::new();
+    let file = fixture.parquet("users.1", "SELECT 1 AS id, 'ann' AS name");
+
+    for (load_id, dataset) in [(LOAD_1, "warehouse"), (LOAD_2, "memory")] {
+        let mut package = request(load_id, vec![users_table("append")], &[], vec![job("users", &file, 1)]);
+        package.dataset_name = dataset.to_string();
+        let report = fixture
+            .destination
+            .load_package(&package)
+            .unwrap_or_else(|error| panic!("load into dataset {dataset} failed: {error}"));
+        assert!(report.applied, "dataset {dataset}");
+    }
+
+    assert_eq!(fixture.count("SELECT count(*) FROM warehouse.warehouse.users"), 1);
+    assert_eq!(fixture.count("SELECT count(*) FROM warehouse.memory.users"), 1);
+}
