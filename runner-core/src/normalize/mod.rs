@@ -9,12 +9,15 @@ mod arrow_input;
 mod buffer;
 mod contract;
 mod infer;
+mod parquet_input;
 mod relational;
 mod rows;
 mod writer;
 
 #[cfg(test)]
 mod contract_tests;
+#[cfg(test)]
+mod parquet_input_tests;
 #[cfg(test)]
 mod tests;
 
