@@ -16,9 +16,15 @@ use super::infer::Cell;
 use crate::Error;
 use crate::schema::Table;
 
-/// Maximum rows per Parquet row group. The writer keeps one row group in
-/// memory, so this bounds memory per open file.
-const MAX_ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Maximum rows per Parquet row group. DuckDB loads large row groups
+/// faster: its `INSERT ... SELECT * FROM read_parquet` of the 3M-row flights
+/// file took about half the CPU time with row groups of 512k rows or more
+/// than with 128k (DuckDB 1.5.6 and 2.0.1, measured on a 2-vCPU machine).
+const MAX_ROW_GROUP_ROWS: usize = 1024 * 1024;
+
+/// Maximum estimated encoded bytes per row group. The writer keeps one row
+/// group in memory, so this bounds memory per open file whatever the rows' width.
+const MAX_ROW_GROUP_BYTES: usize = 32 * 1024 * 1024;
 
 /// Limits that decide when batches are flushed and files rotated.
 #[derive(Debug, Clone, Copy)]
@@ -173,6 +179,7 @@ impl TableOutput {
         let properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(MAX_ROW_GROUP_ROWS))
+            .set_max_row_group_bytes(Some(MAX_ROW_GROUP_BYTES))
             .build();
         let writer = ArrowWriter::try_new(BufWriter::new(file), schema, Some(properties)).map_err(|source| {
             Error::Arrow {
