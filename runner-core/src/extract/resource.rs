@@ -1,4 +1,5 @@
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 
 use arrow::record_batch::RecordBatch;
@@ -103,6 +104,21 @@ pub(crate) trait ItemSink {
         let row = serde_json::from_slice(text).map_err(|e| Error::Internal(format!("validated JSON did not parse: {e}")))?;
         self.push_row(row)
     }
+
+    /// True when the sink stores record batches without looking at them, so
+    /// a reader may hand over a whole Parquet file instead of its batches.
+    fn takes_parquet_files(&self) -> bool {
+        false
+    }
+
+    /// Adds the `rows` rows of the Parquet file at `path`, whose footer the
+    /// caller read. Only called when [`ItemSink::takes_parquet_files`] is true.
+    fn push_parquet_file(&mut self, path: &Path, _rows: u64) -> Result<()> {
+        Err(Error::Internal(format!(
+            "this item sink cannot take the Parquet file `{}` as a whole",
+            path.display()
+        )))
+    }
 }
 
 /// What a producing resource writes to: its items and its state.
@@ -128,6 +144,18 @@ impl ResourceOutput<'_> {
     /// Skipping the tree makes extraction of JSON input about a copy.
     pub(crate) fn push_json_text(&mut self, text: &[u8]) -> Result<()> {
         self.sink.push_json_text(text)
+    }
+
+    /// True when a Parquet input file may be handed over whole through
+    /// [`ResourceOutput::push_parquet_file`]: no cursor or other filter needs
+    /// its batches.
+    pub(crate) fn takes_parquet_files(&self) -> bool {
+        self.sink.takes_parquet_files()
+    }
+
+    /// Adds a Parquet file of `rows` rows without decoding it.
+    pub(crate) fn push_parquet_file(&mut self, path: &Path, rows: u64) -> Result<()> {
+        self.sink.push_parquet_file(path, rows)
     }
 
     /// Adds one Arrow record batch.

@@ -1,4 +1,4 @@
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -134,6 +134,23 @@ impl ItemSink for PackageWriter<'_> {
 
         self.extracted.rows += 1;
         (self.progress)(1);
+        Ok(())
+    }
+
+    fn takes_parquet_files(&self) -> bool {
+        true
+    }
+
+    /// Copies the file into the package as one job. Extract would write the
+    /// same batches again, so only the encoding could differ.
+    fn push_parquet_file(&mut self, path: &Path, rows: u64) -> Result<()> {
+        self.close_parquet()?;
+        let job_path = self.new_job_path("parquet");
+        fs::copy(path, &job_path).map_err(|e| Error::io("copy", path, e))?;
+        self.extracted.files.push(job_path);
+
+        self.extracted.rows += rows;
+        (self.progress)(rows);
         Ok(())
     }
 

@@ -53,7 +53,7 @@ impl Normalizer<'_> {
 
     /// Returns the root table's contract and whether the table was new
     /// before this package, resolved at its first batch.
-    fn batch_contract(&mut self, root_table: &str) -> crate::Result<(SchemaContract, bool)> {
+    pub(super) fn batch_contract(&mut self, root_table: &str) -> crate::Result<(SchemaContract, bool)> {
         if let Some(cached) = self.batch_contracts.get(root_table) {
             return Ok(*cached);
         }
@@ -146,7 +146,7 @@ impl Normalizer<'_> {
         Ok((columns, row_filters))
     }
 
-    fn add_arrow_column(&mut self, table_name: &str, inferred: Column) {
+    pub(super) fn add_arrow_column(&mut self, table_name: &str, inferred: Column) {
         let name = inferred.name.clone();
         let Some(table) = self.schema.tables.get_mut(table_name) else {
             return;
@@ -180,7 +180,7 @@ fn plain_array(table: &str, column: &str, array: &ArrayRef) -> crate::Result<Arr
 
 /// Returns the dlt column for an Arrow type, with the precision and scale
 /// hints dlt 1.31 derives (`None` for the null type).
-fn column_for(table: &str, name: &str, arrow_type: &ArrowType, nullable: bool) -> crate::Result<Option<Column>> {
+pub(super) fn column_for(table: &str, name: &str, arrow_type: &ArrowType, nullable: bool) -> crate::Result<Option<Column>> {
     let (data_type, precision, scale) = match arrow_type {
         ArrowType::Null => return Ok(None),
         ArrowType::Dictionary(_, value_type) => return column_for(table, name, value_type, nullable),

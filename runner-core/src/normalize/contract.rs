@@ -45,6 +45,18 @@ pub(super) fn is_new_table(table: Option<&Table>) -> bool {
     table.is_none_or(|table| !table.columns.values().any(|column| column.is_complete()))
 }
 
+/// True when the `columns` entity lets `column_name` join the table
+/// whatever its values: the table is new or the column is one of dlt's own.
+fn takes_any_column(column_name: &str, table_is_new: bool) -> bool {
+    table_is_new || column_name.starts_with(DLT_COLUMN_PREFIX)
+}
+
+/// True when `contract` lets `column_name` be added without a check of its
+/// values, so a Parquet job can pass without decoding its rows.
+pub(super) fn column_evolves(contract: &SchemaContract, column_name: &str, table_is_new: bool) -> bool {
+    takes_any_column(column_name, table_is_new) || contract.columns == ContractMode::Evolve
+}
+
 impl Normalizer<'_> {
     /// Applies the `tables` entity to `rows` rows of a new table. Returns
     /// false when the rows must be dropped.
@@ -75,7 +87,7 @@ impl Normalizer<'_> {
         data_type: DataType,
         table_is_new: bool,
     ) -> crate::Result<Verdict> {
-        if table_is_new || column_name.starts_with(DLT_COLUMN_PREFIX) {
+        if takes_any_column(column_name, table_is_new) {
             return Ok(Verdict::Evolve);
         }
         self.judge(contract.columns, "columns", table_name, column_name, data_type, || {

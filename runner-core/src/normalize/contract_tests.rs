@@ -28,7 +28,7 @@ fn loaded_schema(contract: SchemaContract) -> Schema {
     schema
 }
 
-fn empty_schema(contract: SchemaContract) -> Schema {
+pub(super) fn empty_schema(contract: SchemaContract) -> Schema {
     let mut schema: Schema = serde_json::from_value(json!({
         "version": 1,
         "version_hash": "",

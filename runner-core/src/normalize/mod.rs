@@ -11,12 +11,15 @@ mod contract;
 mod infer;
 mod json;
 mod names;
+mod parquet_input;
 mod relational;
 mod rows;
 mod writer;
 
 #[cfg(test)]
 mod contract_tests;
+#[cfg(test)]
+mod parquet_input_tests;
 #[cfg(test)]
 mod tests;
 

@@ -379,6 +379,28 @@ impl TableOutput {
         Ok(())
     }
 
+    /// Adds a Parquet file of `rows` rows as a job without decoding it:
+    /// `write` creates the file at the path it gets. Buffered rows and the
+    /// open file are finished first, so the jobs keep the order of the input.
+    pub(crate) fn add_file(&mut self, rows: u64, write: impl FnOnce(&Path) -> crate::Result<()>) -> crate::Result<()> {
+        self.flush()?;
+        self.close_file()?;
+
+        let file_name = format!("{}.{}.0.parquet", self.table_name, crate::load_id::new_file_id());
+        let path = self.jobs_dir.join(&file_name);
+        write(&path)?;
+
+        tracing::debug!(table = %self.table_name, file = %file_name, rows, "added Parquet job file without decoding");
+        self.finished.push(JobFile {
+            table_name: self.table_name.clone(),
+            path,
+            file_name,
+            row_count: rows,
+        });
+        self.rows += rows;
+        Ok(())
+    }
+
     /// Flushes and closes everything and returns the job files written.
     pub(crate) fn finish(mut self) -> crate::Result<Vec<JobFile>> {
         self.flush()?;

@@ -172,6 +172,10 @@ fn normalize_job(pipeline: &Pipeline, normalizer: &mut Normalizer<'_>, job: &Job
             }
         }
         "parquet" => {
+            if let Some(rows) = normalizer.pass_parquet_file(&job.table_name, path)? {
+                progress.add_normalized(rows);
+                return Ok(());
+            }
             let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
             let arrow_error = |message: String| Error::Arrow {
                 action: "reading extracted Parquet job",
