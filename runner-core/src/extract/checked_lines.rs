@@ -2,7 +2,7 @@
 //! file and hands the checked lines on in input order.
 //!
 //! Checking the syntax of each line took most of the extract step on large
-//! JSON Lines files (about 2 s of a 1M-row run); on two cores two checkers
+//! JSON Lines files (about 2 s of a 1M-row run). On two cores, two checkers
 //! halve that. Reading and writing stay on the calling thread, so the
 //! package is written in input order.
 

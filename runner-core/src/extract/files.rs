@@ -492,7 +492,7 @@ fn check_json_line(path: &Path, line_number: u64, text: &[u8]) -> Result<()> {
 /// Parses one line of JSON Lines input; the error names the file and line.
 ///
 /// The whole line's UTF-8 is checked at once first, which is several times
-/// faster than serde_json checking each string; only a line that fails that
+/// faster than serde_json checking each string. Only a line that fails that
 /// goes through serde_json's own check, for its message and position.
 fn parse_line<T: DeserializeOwned>(path: &Path, line_number: u64, text: &[u8]) -> Result<T> {
     let parsed = match std::str::from_utf8(text) {

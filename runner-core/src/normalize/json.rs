@@ -13,7 +13,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Number;
 
-/// One JSON value. Objects keep their keys in input order; a key that
+/// One JSON value. Objects keep their keys in input order. A key that
 /// repeats keeps its first position and takes the last value, as
 /// serde_json's ordered map and Python's `dict` do.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,8 +30,8 @@ impl<'a> JsonValue<'a> {
     /// Parses one JSON document, borrowing unescaped strings from `text`.
     ///
     /// The UTF-8 of the whole text is checked at once, which is several times
-    /// faster than serde_json's check of each string; text that fails it is
-    /// parsed from bytes, so the error names the position.
+    /// faster than serde_json's check of each string. Text that fails it is
+    /// parsed from bytes, so that the error names the position.
     pub fn parse(text: &'a [u8]) -> serde_json::Result<Self> {
         match std::str::from_utf8(text) {
             Ok(valid) => serde_json::from_str(valid),

@@ -126,7 +126,7 @@ impl Normalizer<'_> {
     ///
     /// Rows of a table mostly list their fields in the same order, so the
     /// column found for the field at `position` of the previous row is
-    /// tried first; names are shared, so that check compares two pointers
+    /// tried first. Names are shared, so that check compares two pointers
     /// instead of hashing the name. Column indices never change during a
     /// run, because columns are only added.
     fn column_index(&mut self, table_index: usize, position: usize, name: &Name) -> Option<usize> {

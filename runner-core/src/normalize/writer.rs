@@ -51,7 +51,7 @@ type FileWriter = ArrowWriter<BufWriter<File>>;
 struct OpenFile {
     path: PathBuf,
     file_name: String,
-    /// The writer, or `None` while the encoder thread holds it.
+    /// The writer, or `None` while the encoder thread owns it.
     writer: Option<FileWriter>,
     rows: u64,
 }

@@ -213,7 +213,7 @@ fn parse_json_lines_ahead(
     std::thread::scope(|scope| {
         let (sender, receiver) = mpsc::sync_channel::<Result<ParsedLines>>(PARSE_CHUNKS_AHEAD);
         // Normalized chunks go back to be freed on the parser's thread, which
-        // has time to spare; freeing the trees cost the normalizer about a
+        // has time to spare. Freeing the trees cost the normalizer about a
         // tenth of its instructions.
         let (done, normalized) = mpsc::channel::<ParsedLines>();
         let parser = scope.spawn(move || {
