@@ -653,6 +653,10 @@ fn read_parquet(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
     };
 
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| arrow_error(&e))?;
+    let field_names = builder.schema().fields().iter().map(|field| field.name().as_str());
+    if let Some(collision) = crate::normalize::column_name_collision(field_names) {
+        return Err(invalid_data(path, None, collision));
+    }
 
     // The footer read above checked the file's schema. NOTE: a damaged data
     // page of a copied file shows at normalize, or at load when normalize

@@ -20,6 +20,31 @@ use crate::Error;
 use crate::naming::normalize_path;
 use crate::schema::{Column, DataType, SchemaContract};
 
+/// Returns the column name dlt gives an Arrow field.
+fn arrow_column_name(field_name: &str) -> String {
+    if field_name.trim().is_empty() {
+        "_empty".to_owned()
+    } else {
+        normalize_path(field_name)
+    }
+}
+
+/// Describes the first two Arrow fields whose names become the same column
+/// name, if any. Loading both would keep one column's values and drop the
+/// other's, so such input is rejected, as dlt rejects it.
+pub(crate) fn column_name_collision<'a>(field_names: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for field_name in field_names {
+        let name = arrow_column_name(field_name);
+        if let Some(first) = seen.insert(name.clone(), field_name) {
+            return Some(format!(
+                "columns `{first}` and `{field_name}` both become column `{name}`; rename one of them in the input"
+            ));
+        }
+    }
+    None
+}
+
 impl Normalizer<'_> {
     pub(super) fn normalize_batch(&mut self, root_table: &str, batch: &RecordBatch) -> crate::Result<()> {
         if !self.schema.tables.contains_key(root_table) {
@@ -113,13 +138,15 @@ impl Normalizer<'_> {
     ) -> crate::Result<(Vec<(String, ArrayRef)>, Vec<ArrayRef>)> {
         let mut columns = Vec::with_capacity(batch.num_columns());
         let mut row_filters = Vec::new();
+        if let Some(collision) = column_name_collision(batch.schema().fields().iter().map(|field| field.name().as_str())) {
+            return Err(Error::Normalize {
+                table: table_name.to_owned(),
+                message: collision,
+            });
+        }
 
         for (field, array) in batch.schema().fields().iter().zip(batch.columns()) {
-            let name = if field.name().trim().is_empty() {
-                "_empty".to_owned()
-            } else {
-                normalize_path(field.name())
-            };
+            let name = arrow_column_name(field.name());
             // A column of Arrow type null has no dlt type. dlt keeps it as an
             // incomplete column, which has no Parquet field, so it is skipped.
             let Some(inferred) = column_for(table_name, &name, field.data_type(), field.is_nullable())? else {

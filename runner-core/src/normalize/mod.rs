@@ -29,6 +29,7 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 
 use crate::schema::{NameMap, Schema, SchemaContract, Table};
+pub(crate) use arrow_input::column_name_collision;
 pub use json::{JsonValue, ParsedLines};
 use contract::DiscardCounts;
 use writer::{Encoder, OutputLimits, TableOutput};

@@ -181,7 +181,7 @@ impl Normalizer<'_> {
                         stack.push((nested, level - 1, Some(name)));
                     }
                     JsonValue::Array(items) if !self.is_nested_type(table, &name, level) => {
-                        lists.push((name, items.as_slice()));
+                        set_list(&mut lists, name, items.as_slice());
                     }
                     _ => set_field(&mut fields, name, Scalar::from_json(value)),
                 }
@@ -353,6 +353,16 @@ fn set_field<'v>(fields: &mut Fields<'v>, name: Name, value: Scalar<'v>) {
     match fields.iter_mut().find(|(existing, _)| Name::ptr_eq(existing, &name) || *existing == name) {
         Some(slot) => slot.1 = value,
         None => fields.push((name, value)),
+    }
+}
+
+/// Sets a nested list like [`set_field`]: two keys that become one name
+/// keep one list, the last, as dlt's dict of nested lists does. Keeping both
+/// would give their rows the same list indices and so the same row ids.
+fn set_list<'v>(lists: &mut Lists<'v>, name: Name, items: &'v [JsonValue<'v>]) {
+    match lists.iter_mut().find(|(existing, _)| Name::ptr_eq(existing, &name) || *existing == name) {
+        Some(slot) => slot.1 = items,
+        None => lists.push((name, items)),
     }
 }
 

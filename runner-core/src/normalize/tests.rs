@@ -535,6 +535,45 @@ fn non_nullable_fields_in_parquet() {
 }
 
 #[test]
+fn colliding_lists_keep_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut schema = new_schema(&["t"]);
+    let output = run(&mut schema, &dir, "t", vec![json!({"id": 1, "l": [1, 2], "L": [3]})]);
+
+    let nested = read_table(&output, "t__l");
+    assert_eq!(nested.num_rows(), 1);
+    assert_eq!(ints(&nested, "value"), [Some(3)]);
+    assert_eq!(ints(&nested, "_dlt_list_idx"), [Some(0)]);
+}
+
+#[test]
+fn arrow_name_collision_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut schema = new_schema(&["arr"]);
+    let fields = vec![
+        Field::new("userId", ArrowType::Int64, true),
+        Field::new("user_id", ArrowType::Int64, true),
+    ];
+    let batch = RecordBatch::try_new(
+        Arc::new(ArrowSchema::new(fields)),
+        vec![Arc::new(Int64Array::from(vec![1])), Arc::new(Int64Array::from(vec![3]))],
+    )
+    .unwrap();
+
+    let mut normalizer = Normalizer::new(&mut schema, options(&dir)).unwrap();
+    let error = normalizer.push_batch("arr", &batch).unwrap_err();
+    assert!(error.to_string().contains("`userId` and `user_id` both become column `user_id`"), "{error}");
+}
+
+#[test]
+fn arrow_name_collision_cases() {
+    assert_eq!(column_name_collision(["a", "b"].into_iter()), None);
+    assert!(column_name_collision(["a", "a"].into_iter()).is_some());
+    assert!(column_name_collision(["a", "A"].into_iter()).is_some());
+    assert!(column_name_collision([" ", ""].into_iter()).is_some());
+}
+
+#[test]
 fn arrow_batch_types_and_names() {
     let dir = tempfile::tempdir().unwrap();
     let mut schema = new_schema(&["arr"]);
