@@ -2,8 +2,8 @@
 //! file and hands the checked lines on in input order.
 //!
 //! Checking the syntax of each line took most of the extract step on large
-//! JSON Lines files (about 2 s of a 1M-row run). On two cores, two checkers
-//! halve that. Reading and writing stay on the calling thread, so the
+//! JSON Lines files. On two cores, two checkers cut extract of 1M nested
+//! events from 1.97 s to 1.58 s. Reading and writing stay on the calling thread, so the
 //! package is written in input order.
 
 use std::collections::VecDeque;
@@ -20,8 +20,8 @@ const CHUNK_LINES: usize = 1024;
 /// Text per chunk, in bytes, beyond which a chunk ends early.
 const CHUNK_BYTES: usize = 1 << 20;
 
-/// Chunks in flight per checker. With [`CHUNK_BYTES`] this bounds the memory
-/// of waiting text to about 2 MiB per checker.
+/// Chunks queued per checker, each way. With [`CHUNK_BYTES`] this bounds the
+/// text in flight to a few MiB per checker.
 const CHUNKS_PER_CHECKER: usize = 2;
 
 /// A function that checks one line, given its text and 1-based line number.
@@ -87,7 +87,8 @@ fn feed_checkers(
     let mut first_line = 1u64;
 
     loop {
-        let (text, line_count) = read_chunk(reader, path)?;
+        let (text, line_count) =
+            crate::lines::read_chunk(reader, CHUNK_LINES as u64, CHUNK_BYTES).map_err(|e| Error::io("read", path, e))?;
         if line_count == 0 {
             break;
         }
@@ -107,21 +108,6 @@ fn feed_checkers(
         write_oldest(&mut in_flight, outputs, write)?;
     }
     Ok(())
-}
-
-/// Reads up to [`CHUNK_LINES`] lines or about [`CHUNK_BYTES`] of text;
-/// returns the text and its number of lines (0 at the end of the input).
-fn read_chunk(reader: &mut dyn BufRead, path: &Path) -> Result<(Vec<u8>, u64)> {
-    let mut text = Vec::with_capacity(CHUNK_BYTES);
-    let mut line_count = 0u64;
-    while line_count < CHUNK_LINES as u64 && text.len() < CHUNK_BYTES {
-        let read = reader.read_until(b'\n', &mut text).map_err(|e| Error::io("read", path, e))?;
-        if read == 0 {
-            break;
-        }
-        line_count += 1;
-    }
-    Ok((text, line_count))
 }
 
 fn check_chunk(text: Vec<u8>, first_line: u64, check: CheckLine<'_>) -> CheckedChunk {

@@ -490,16 +490,8 @@ fn check_json_line(path: &Path, line_number: u64, text: &[u8]) -> Result<()> {
 }
 
 /// Parses one line of JSON Lines input; the error names the file and line.
-///
-/// The whole line's UTF-8 is checked at once first, which is several times
-/// faster than serde_json checking each string. Only a line that fails that
-/// goes through serde_json's own check, for its message and position.
 fn parse_line<T: DeserializeOwned>(path: &Path, line_number: u64, text: &[u8]) -> Result<T> {
-    let parsed = match std::str::from_utf8(text) {
-        Ok(valid) => serde_json::from_str(valid),
-        Err(_) => serde_json::from_slice(text),
-    };
-    parsed.map_err(|e| json_error(path, line_number, &e, Some(text)))
+    crate::lines::parse_json(text).map_err(|e| json_error(path, line_number, &e, Some(text)))
 }
 
 /// Fails when the line `text` contains an integer literal beyond 64 bits,

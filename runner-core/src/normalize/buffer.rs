@@ -356,7 +356,7 @@ impl TableBuffer {
     }
 }
 
-/// Numbers the complete columns of `table` in order, as the buffer holds them.
+/// Numbers the complete columns of `table` in order, as the buffer stores them.
 fn positions_by_table_index(table: &Table) -> Vec<Option<usize>> {
     let mut next = 0;
     table

@@ -120,7 +120,7 @@ pub struct Normalizer<'a> {
 
 impl<'a> Normalizer<'a> {
     /// Creates a normalizer that writes into `options.jobs_dir`. Fails only
-    /// when the encoder thread that `options.threads` asks for cannot start.
+    /// when `options.threads` requests an encoder thread that cannot start.
     pub fn new(schema: &'a mut Schema, mut options: NormalizeOptions) -> crate::Result<Self> {
         if options.batch_rows == 0 {
             options.batch_rows = DEFAULT_BATCH_ROWS;

@@ -15,7 +15,8 @@ pub(crate) type Name = Rc<str>;
 /// Name of the column that replaces an empty or whitespace-only key.
 const EMPTY_KEY: &str = "_empty";
 
-type NameMap<V> = foldhash::HashMap<Box<str>, V>;
+/// A map keyed by raw input text.
+type KeyMap<V> = foldhash::HashMap<Box<str>, V>;
 
 /// The dlt columns the normalizer adds, and the columns it wraps values in.
 pub(crate) struct DltNames {
@@ -42,13 +43,13 @@ pub(crate) struct RowShape {
 pub(crate) struct NameCache {
     pub dlt: DltNames,
     /// The last row shape per table.
-    shapes: NameMap<RowShape>,
+    shapes: KeyMap<RowShape>,
     /// Raw top-level key to its normalized name.
-    keys: NameMap<Name>,
+    keys: KeyMap<Name>,
     /// Parent path, then raw key, to the joined path of a nested object's key.
-    paths: foldhash::HashMap<Name, NameMap<Name>>,
+    paths: foldhash::HashMap<Name, KeyMap<Name>>,
     /// Table, then path of a list in it, to the nested table's name.
-    tables: foldhash::HashMap<Box<str>, NameMap<Name>>,
+    tables: KeyMap<KeyMap<Name>>,
 }
 
 impl NameCache {
@@ -62,8 +63,8 @@ impl NameCache {
                 value: Name::from("value"),
                 list: Name::from("list"),
             },
-            shapes: NameMap::default(),
-            keys: NameMap::default(),
+            shapes: KeyMap::default(),
+            keys: KeyMap::default(),
             paths: foldhash::HashMap::default(),
             tables: foldhash::HashMap::default(),
         }
@@ -102,8 +103,8 @@ impl NameCache {
         }
     }
 
-    /// Like [`Self::column`] for the key visited `visit`-th in a row, first
-    /// trying the key visited at that place in the last row of `shape`.
+    /// Returns [`Self::column`] for the key visited `visit`-th in a row,
+    /// trying first the key visited at that place in the last row of `shape`.
     pub(crate) fn column_at(&mut self, shape: &mut RowShape, visit: usize, prefix: Option<&Name>, key: &str) -> Name {
         if let Some((seen_prefix, seen_key, name)) = shape.seen.get(visit)
             && **seen_key == *key
@@ -121,7 +122,7 @@ impl NameCache {
         name
     }
 
-    /// Returns the name of the nested table that holds list `path` of `table`.
+    /// Returns the name of the nested table that contains list `path` of `table`.
     pub(crate) fn child_table(&mut self, table: &str, path: &str) -> Name {
         if let Some(name) = self.tables.get(table).and_then(|names| names.get(path)) {
             return name.clone();

@@ -69,12 +69,12 @@ enum Command {
 /// instructions on nested events (callgrind).
 pub(crate) struct Encoder {
     sender: mpsc::SyncSender<Command>,
-    /// The first error of the encoder thread, for whoever notices it stopped.
+    /// The first error of the encoder thread, taken by the sender that finds it stopped.
     failure: Arc<Mutex<Option<Error>>>,
     thread: JoinHandle<()>,
 }
 
-/// What a table output needs to hand work to the encoder.
+/// A table output's connection to the encoder thread.
 #[derive(Clone)]
 pub(crate) struct EncoderHandle {
     sender: mpsc::SyncSender<Command>,
@@ -137,7 +137,7 @@ fn take_failure(failure: &Mutex<Option<Error>>) -> Option<Error> {
     failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
 }
 
-/// The encoder thread: runs commands until the senders are gone or one fails.
+/// Runs the encoder thread's commands until the senders are gone or one fails.
 fn encode(commands: mpsc::Receiver<Command>) -> crate::Result<()> {
     let mut open: HashMap<PathBuf, FileWriter> = HashMap::new();
     for command in commands {

@@ -249,15 +249,8 @@ fn parse_json_lines(
 ) -> Result<()> {
     let mut first_line = 1u64;
     loop {
-        let mut text = Vec::with_capacity(PARSE_CHUNK_BYTES);
-        let mut lines = 0u64;
-        while lines < PARSE_CHUNK_ROWS && text.len() < PARSE_CHUNK_BYTES {
-            let read = reader.read_until(b'\n', &mut text).map_err(|e| Error::io("read", path, e))?;
-            if read == 0 {
-                break;
-            }
-            lines += 1;
-        }
+        let (text, lines) =
+            crate::lines::read_chunk(&mut reader, PARSE_CHUNK_ROWS, PARSE_CHUNK_BYTES).map_err(|e| Error::io("read", path, e))?;
         if lines == 0 {
             return Ok(());
         }
