@@ -6,6 +6,15 @@ use rand::RngCore;
 
 use crate::{Error, Result};
 
+/// Ends the name of the temporary file of a write in progress.
+const TEMPORARY_SUFFIX: &str = ".tmp";
+
+/// Returns true for the name of a temporary file that [`write_atomic`]
+/// creates; one that stays behind belongs to a write killed before its rename.
+pub fn is_temporary_file_name(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(TEMPORARY_SUFFIX)
+}
+
 /// Writes `contents` to `path` so that readers see the old file or the new
 /// one, never a partial write: the bytes go to a temporary file in the same
 /// folder, are synced, and the temporary file is renamed over `path`.
@@ -16,7 +25,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
 
     let mut suffix = [0u8; 8];
     rand::thread_rng().fill_bytes(&mut suffix);
-    let temporary = folder.join(format!(".{}.tmp", hex::encode(suffix)));
+    let temporary = folder.join(format!(".{}{TEMPORARY_SUFFIX}", hex::encode(suffix)));
 
     let mut file = fs::File::create(&temporary).map_err(|e| Error::io("create", &temporary, e))?;
     file.write_all(contents).map_err(|e| Error::io("write", &temporary, e))?;

@@ -89,6 +89,7 @@ fn load_traces(pipeline: &mut Pipeline, store: &TraceStore, table: &str) -> Resu
     pipeline.finalize()?;
     let mut stored = settle_markers(pipeline, store)?;
 
+    store.remove_interrupted_writes()?;
     let traces = store.unpackaged_traces()?;
     if traces.is_empty() {
         return Ok(stored);

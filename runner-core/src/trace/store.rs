@@ -135,6 +135,18 @@ impl TraceStore {
         Ok(traces)
     }
 
+    /// Removes the temporary files of trace writes that a kill stopped before
+    /// their rename. Call it only while the pipeline's lock is held, because
+    /// a write in progress has the same kind of file.
+    pub fn remove_interrupted_writes(&self) -> Result<()> {
+        for name in self.file_names()? {
+            if crate::storage::is_temporary_file_name(&name) {
+                remove_if_present(&self.folder().join(name))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Deletes the oldest trace files so that at most `max_files` remain, and
     /// returns the deleted paths. Age is the trace's `started_at`, with ties
     /// broken by file name. A file that is not a JSON trace counts as

@@ -86,6 +86,24 @@ fn write_trace_started_at(store: &TraceStore, second: u32) -> std::path::PathBuf
 }
 
 #[test]
+fn interrupted_write_removed() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = TraceStore::new(folder.path());
+    let trace = write_trace_started_at(&store, 10);
+    let traces_folder = trace.parent().unwrap().to_owned();
+    let interrupted = traces_folder.join(".9b23cd6b9c84b25c.tmp");
+    std::fs::write(&interrupted, b"{\"partial\"").unwrap();
+    let other = traces_folder.join("notes.tmp");
+    std::fs::write(&other, b"kept").unwrap();
+
+    store.remove_interrupted_writes().unwrap();
+
+    assert!(!interrupted.exists());
+    assert!(trace.exists());
+    assert!(other.exists());
+}
+
+#[test]
 fn prune_keeps_newest_files() {
     let folder = tempfile::tempdir().unwrap();
     let store = TraceStore::new(folder.path());
