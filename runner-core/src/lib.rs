@@ -21,6 +21,7 @@ pub mod config;
 pub mod destination;
 pub mod error;
 pub mod extract;
+mod json_parser;
 mod lines;
 pub mod load_id;
 pub mod naming;

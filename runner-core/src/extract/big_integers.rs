@@ -23,7 +23,7 @@ pub(super) fn has_large_float(value: &Value) -> bool {
 }
 
 /// Returns true when `float` may be a rounded integer literal beyond 64 bits.
-pub(super) fn is_large_float(float: f64) -> bool {
+pub(crate) fn is_large_float(float: f64) -> bool {
     float >= TWO_POW_64 || float <= MINUS_TWO_POW_63
 }
 

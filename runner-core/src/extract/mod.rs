@@ -14,6 +14,7 @@ mod resource;
 mod writer;
 
 pub use incremental::Incremental;
+pub(crate) use big_integers::is_large_float;
 pub(crate) use incremental::{CursorState, IncrementalSink};
 pub use resource::{ItemProducer, MergeStrategy, Resource, ResourceOutput, Source, WriteDisposition};
 pub use crate::schema::{ContractMode, SchemaContract};

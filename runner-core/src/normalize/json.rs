@@ -27,8 +27,20 @@ pub enum JsonValue<'a> {
 
 impl<'a> JsonValue<'a> {
     /// Parses one JSON document, borrowing unescaped strings from `text`.
+    /// Text the fast parser does not accept goes to serde_json, which
+    /// decides and words the error.
     pub fn parse(text: &'a [u8]) -> serde_json::Result<Self> {
-        crate::lines::parse_json(text)
+        let Some(value) = crate::json_parser::parse(text) else {
+            return crate::lines::parse_json(text);
+        };
+
+        #[cfg(debug_assertions)]
+        {
+            let expected: JsonValue<'_> =
+                crate::lines::parse_json(text).expect("serde_json rejects a value the fast parser accepted");
+            assert_eq!(value, expected, "the fast parser and serde_json disagree");
+        }
+        Ok(value)
     }
 
     /// Views a serde_json value without copying its strings.

@@ -9,7 +9,7 @@ mod arrow_input;
 mod buffer;
 mod contract;
 mod infer;
-mod json;
+pub(crate) mod json;
 mod names;
 mod parquet_input;
 mod relational;
