@@ -31,6 +31,7 @@ pub mod plugins;
 pub mod project;
 pub mod runner;
 pub mod schema;
+mod shake128;
 pub mod state;
 pub mod storage;
 pub mod trace;

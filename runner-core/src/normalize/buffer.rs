@@ -162,12 +162,19 @@ impl PendingBatch {
 }
 
 fn row_id_array(table_name: &str, ids: Vec<RowId>) -> ArrayRef {
+    let pending = ids.iter().filter_map(|id| match id {
+        RowId::Pending { parent_id, index } => Some((parent_id.as_str(), *index)),
+        RowId::Ready(_) | RowId::Null => None,
+    });
+    let mut hashed = crate::load_id::nested_row_ids(table_name, pending).into_iter();
+
     let mut builder = StringBuilder::with_capacity(ids.len(), ids.len() * 14);
-    for id in ids {
+    for id in &ids {
         match id {
             RowId::Ready(id) => builder.append_value(id),
-            RowId::Pending { parent_id, index } => {
-                builder.append_value(crate::load_id::nested_row_id(&parent_id, table_name, index))
+            RowId::Pending { .. } => {
+                let id = hashed.next().expect("one hashed id per pending row");
+                builder.append_value(id.as_str());
             }
             RowId::Null => builder.append_null(),
         }
