@@ -64,7 +64,8 @@ impl DuckDbDestination {
 
 impl Destination for DuckDbDestination {
     fn load_package(&mut self, request: &LoadRequest) -> Result<LoadReport, PluginError> {
-        let attached = self.engine.attach()?;
+        let job_rows = request.jobs.iter().map(|job| job.row_count).fold(0, u64::saturating_add);
+        let attached = self.engine.attach_for_load(job_rows)?;
         let type_options = attached.type_options;
         load::load_package(&mut *attached.connection, type_options, request).inspect_err(|error| {
             tracing::warn!(

@@ -48,6 +48,7 @@ mod error;
 mod load;
 mod merge;
 mod restore;
+mod small_database;
 pub mod sql;
 
 pub use config::{DuckDbConfig, DuckDbSetting, SettingScope};

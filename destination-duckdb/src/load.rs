@@ -12,6 +12,7 @@ use crate::dlt_tables::{LOADS_TABLE, VERSION_TABLE, loads_table, version_table};
 use crate::error::database_error;
 use crate::merge::{self, MergePlan};
 use crate::restore::load_recorded;
+use crate::small_database;
 use crate::sql::{self, TypeOptions, qualified_table, quote_identifier, validate_identifier};
 
 /// The only job file format this destination reads.
@@ -76,7 +77,12 @@ pub(crate) fn load_package(
     merge::drop_staging_tables(&transaction, request, &merge_plan)?;
     record_load(&transaction, request)?;
 
-    transaction.commit().map_err(|error| {
+    let fsst_disabled = small_database::disable_fsst_if_small(&transaction, request)?;
+    let committed = transaction.commit();
+    if fsst_disabled {
+        small_database::enable_fsst(connection, load_id);
+    }
+    committed.map_err(|error| {
         database_error(
             &error,
             format!("failed to commit load {load_id} to dataset \"{dataset}\""),

@@ -1,0 +1,87 @@
+//! Loads into small databases: the commit checkpoints without FSST
+//! analysis, and DuckDB runs them with one thread (set in `engine.rs`).
+//!
+//! Each commit checkpoints (see `engine.rs`), and the checkpoint analyzes
+//! every text column of every changed table with each compression method.
+//! FSST's analysis costs about 0.7 ms per column however few rows it has (an
+//! estimate from profiles of the three-row benchmark run with DuckDB 1.5.6
+//! on a 2-vCPU machine), and that run changes 23 text columns.
+//!
+//! So while the whole database file contains at most
+//! [`MAX_SMALL_DATABASE_ROWS`] rows, this package included, the commit runs
+//! with FSST disabled. Such tables fit in a few of DuckDB's 256 KiB blocks
+//! either way: 400 similar URLs were stored uncompressed instead of with
+//! FSST, in a file of the same size (1,323,008 bytes). The events of
+//! bench/gen_events.py got the same compression with and without FSST up to
+//! 500 events. A later load that makes the database larger and appends to
+//! such a table rewrites its last row group with FSST analysis on. A
+//! `disabled_compression_methods` value set in the configuration is left as
+//! it is.
+
+use duckdb::Connection;
+use plugin_sdk::PluginError;
+use plugin_sdk::protocol::LoadRequest;
+
+use crate::error::database_error;
+
+/// Rows in the whole database file, after the commit, up to which the
+/// database counts as small.
+pub(crate) const MAX_SMALL_DATABASE_ROWS: u64 = 1_000;
+
+/// Returns whether the attached database file contains at most
+/// [`MAX_SMALL_DATABASE_ROWS`] rows after a package of `job_rows` rows.
+pub(crate) fn database_is_small(connection: &Connection, job_rows: u64) -> Result<bool, PluginError> {
+    // `estimated_size` counts committed rows only, so the package's rows come
+    // on top.
+    let committed_rows: i64 = connection
+        .query_row(
+            "SELECT coalesce(sum(estimated_size), 0)::BIGINT FROM duckdb_tables() WHERE database_name = current_database()",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|error| database_error(&error, "failed to count the rows of the DuckDB database"))?;
+
+    let rows = u64::try_from(committed_rows).unwrap_or(u64::MAX).saturating_add(package_rows_bound(job_rows));
+    Ok(rows <= MAX_SMALL_DATABASE_ROWS)
+}
+
+/// Disables FSST for the coming commit when the database is small and the
+/// setting is not configured. Returns whether it did, and so whether
+/// [`enable_fsst`] must run after the commit.
+///
+/// Call it inside the load's transaction, before the commit.
+pub(crate) fn disable_fsst_if_small(connection: &Connection, request: &LoadRequest) -> Result<bool, PluginError> {
+    let load_id = request.load_id.as_str();
+    let configured: String = connection
+        .query_row("SELECT current_setting('disabled_compression_methods')", [], |row| row.get(0))
+        .map_err(|error| database_error(&error, format!("failed to read DuckDB's compression settings for load {load_id}")))?;
+    if !configured.is_empty() {
+        return Ok(false);
+    }
+
+    let job_rows = request.jobs.iter().map(|job| job.row_count).fold(0, u64::saturating_add);
+    if !database_is_small(connection, job_rows)? {
+        return Ok(false);
+    }
+
+    tracing::debug!(load_id, "database is small, so its checkpoint skips FSST analysis");
+    connection
+        .execute_batch("SET GLOBAL disabled_compression_methods = 'fsst'")
+        .map_err(|error| database_error(&error, format!("failed to disable FSST compression for load {load_id}")))?;
+    Ok(true)
+}
+
+/// Enables FSST again after [`disable_fsst_if_small`] disabled it. The load
+/// is committed by then, so a failure is logged and not returned.
+pub(crate) fn enable_fsst(connection: &Connection, load_id: &str) {
+    if let Err(error) = connection.execute_batch("RESET GLOBAL disabled_compression_methods") {
+        tracing::warn!(load_id, %error, "failed to enable FSST compression again, so later checkpoints of this destination skip it");
+    }
+}
+
+/// Returns an upper bound of the rows a package of `job_rows` rows adds:
+/// each job row once in its table or staging table and once more when
+/// merged, plus the `_dlt_loads` and `_dlt_version` rows.
+fn package_rows_bound(job_rows: u64) -> u64 {
+    job_rows.saturating_mul(2).saturating_add(2)
+}
