@@ -103,6 +103,7 @@ impl<'a> PackageWriter<'a> {
                 path: file.path.clone(),
                 message: e.to_string(),
             })?;
+            crate::storage::sync_file(&file.path)?;
             self.extracted.files.push(file.path);
         }
         Ok(())
@@ -147,6 +148,7 @@ impl ItemSink for PackageWriter<'_> {
         self.close_parquet()?;
         let job_path = self.new_job_path("parquet");
         fs::copy(path, &job_path).map_err(|e| Error::io("copy", path, e))?;
+        crate::storage::sync_file(&job_path)?;
         self.extracted.files.push(job_path);
 
         self.extracted.rows += rows;

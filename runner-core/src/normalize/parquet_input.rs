@@ -253,9 +253,8 @@ fn link_or_copy(source: &Path, job_path: &Path) -> crate::Result<()> {
     if fs::hard_link(source, job_path).is_ok() {
         return Ok(());
     }
-    fs::copy(source, job_path)
-        .map(|_| ())
-        .map_err(|e| Error::io("copy", source, e))
+    fs::copy(source, job_path).map_err(|e| Error::io("copy", source, e))?;
+    crate::storage::sync_file(job_path)
 }
 
 /// Writes `source` to `job_path` with a footer for `target`, copying every
@@ -297,7 +296,7 @@ fn write_with_footer(
         row_group_writer.close().map_err(parquet_error)?;
     }
     writer.close().map_err(parquet_error)?;
-    Ok(())
+    crate::storage::sync_file(job_path)
 }
 
 /// Returns the metadata of `chunk` under the leaf `leaf`, with the fields

@@ -170,13 +170,19 @@ fn write_batch(writer: &mut FileWriter, path: &Path, batch: &RecordBatch) -> cra
     })
 }
 
+/// Writes the footer and syncs the file: the extracted package is deleted
+/// once the normalized one commits, so a power loss must not find the job
+/// file empty.
 fn close_writer(writer: FileWriter, path: &Path) -> crate::Result<()> {
-    writer.close().map_err(|source| Error::Arrow {
+    let buffered = writer.into_inner().map_err(|source| Error::Arrow {
         action: "closing a Parquet file",
         path: path.to_owned(),
         message: source.to_string(),
     })?;
-    Ok(())
+    let file = buffered
+        .into_inner()
+        .map_err(|error| Error::io("write job file", path, error.into_error()))?;
+    file.sync_all().map_err(|error| Error::io("sync job file", path, error))
 }
 
 /// The row buffer and job files of one table.

@@ -34,3 +34,13 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
 
     fs::rename(&temporary, path).map_err(|e| Error::io("rename", &temporary, e))
 }
+
+/// Syncs the file at `path` to disk, for files that a library or `fs::copy`
+/// wrote through a handle of its own. A package folder is renamed into its
+/// next stage and the previous stage deleted, so its files must be on disk
+/// first.
+pub fn sync_file(path: &Path) -> Result<()> {
+    let file = fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+    file.sync_all().map_err(|e| Error::io("sync", path, e))
+}
+

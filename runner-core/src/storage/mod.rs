@@ -25,7 +25,7 @@ mod lock;
 mod package;
 mod working_dir;
 
-pub use atomic::{is_temporary_file_name, write_atomic};
+pub use atomic::{is_temporary_file_name, sync_file, write_atomic};
 pub use job_file::JobFileName;
 pub use lock::PipelineLock;
 pub use package::{JobState, LoadPackage, PackageStage};
