@@ -14,7 +14,7 @@ use duckdb::Connection;
 use plugin_sdk::PluginError;
 
 use crate::config::DuckDbConfig;
-use crate::connection::{apply_settings, check_database_path, type_options};
+use crate::connection::{apply_default_memory_limit, apply_settings, check_database_path, lift_memory_limit, type_options};
 use crate::error::{database_error, open_error};
 use crate::sql::{TypeOptions, quote_identifier};
 
@@ -37,6 +37,9 @@ pub(crate) struct Engine {
 struct Instance {
     connection: Connection,
     type_options: TypeOptions,
+    /// DuckDB's own `memory_limit`, while the destination's default limit is
+    /// in force in its place.
+    replaced_memory_limit: Option<String>,
 }
 
 impl Engine {
@@ -117,6 +120,19 @@ impl Engine {
                 database_error(&error, format!("failed to select DuckDB database {} as the default catalog", database.display()))
             })?;
         Ok(attached)
+    }
+
+    /// Sets `memory_limit` back to DuckDB's own default for the rest of the
+    /// instance's life if the destination's default limit is in force.
+    /// Returns whether it changed the limit.
+    pub(crate) fn lift_default_memory_limit(&mut self) -> Result<bool, PluginError> {
+        let instance = self.instance()?;
+        let Some(replaced) = instance.replaced_memory_limit.as_deref() else {
+            return Ok(false);
+        };
+        lift_memory_limit(&instance.connection, replaced)?;
+        instance.replaced_memory_limit = None;
+        Ok(true)
     }
 
     /// Returns the started instance, waiting for the background thread or
@@ -209,14 +225,75 @@ fn start_instance(config: &DuckDbConfig) -> Result<Instance, PluginError> {
         .map_err(|error| database_error(&error, "failed to make DuckDB checkpoint at each commit"))?;
 
     apply_settings(&connection, config)?;
+    let replaced_memory_limit = apply_default_memory_limit(&connection, config)?;
     let type_options = type_options(&connection)?;
     Ok(Instance {
         connection,
         type_options,
+        replaced_memory_limit,
     })
 }
 
 /// Quotes `text` as an SQL string literal.
 fn string_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::SettingScope;
+
+    /// Returns DuckDB's `memory_limit` and `threads` of a started engine.
+    fn limit_and_threads(config: DuckDbConfig) -> (String, i64) {
+        let mut engine = Engine::start_now(config).expect("start DuckDB");
+        let instance = engine.instance().expect("started instance");
+        instance
+            .connection
+            .query_row(
+                "SELECT current_setting('memory_limit')::VARCHAR, current_setting('threads')::BIGINT",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .expect("read settings")
+    }
+
+    fn config() -> DuckDbConfig {
+        DuckDbConfig::new("/nonexistent/warehouse.duckdb")
+    }
+
+    #[test]
+    fn default_memory_limit_per_thread() {
+        let (limit, threads) = limit_and_threads(config());
+
+        let expected_mib = (threads * 64).max(128);
+        assert_eq!(limit, format!("{expected_mib}.0 MiB"), "threads = {threads}");
+    }
+
+    #[test]
+    fn default_memory_limit_follows_threads() {
+        let config = config()
+            .with_setting(SettingScope::Global, "threads", &json!(8))
+            .unwrap();
+
+        let (limit, threads) = limit_and_threads(config);
+
+        assert_eq!(threads, 8);
+        assert_eq!(limit, "512.0 MiB");
+    }
+
+    #[test]
+    fn configured_memory_limit_wins() {
+        for name in ["memory_limit", "max_memory", "MEMORY_LIMIT"] {
+            let config = config()
+                .with_setting(SettingScope::Global, name, &json!("1GiB"))
+                .unwrap();
+
+            let (limit, _) = limit_and_threads(config);
+
+            assert_eq!(limit, "1.0 GiB", "setting {name}");
+        }
+    }
 }
