@@ -8,6 +8,7 @@ use plugin_sdk::{ABI_VERSION, Destination, DestinationFactory, PluginError};
 
 use crate::config::DuckDbConfig;
 use crate::engine::{AttachedFile, Engine};
+use crate::error::is_out_of_memory;
 use crate::{load, restore};
 
 /// A DuckDB database file that load packages are committed to.
@@ -50,6 +51,22 @@ impl DuckDbDestination {
         self.engine.config()
     }
 
+    /// Attaches the database file and applies the package in one transaction.
+    fn load_once(&mut self, request: &LoadRequest) -> Result<LoadReport, PluginError> {
+        let job_rows = request.jobs.iter().map(|job| job.row_count).fold(0, u64::saturating_add);
+        let attached = self.engine.attach_for_load(job_rows)?;
+        let type_options = attached.type_options;
+        load::load_package(&mut *attached.connection, type_options, request).inspect_err(|error| {
+            tracing::warn!(
+                load_id = %request.load_id,
+                dataset = %request.dataset_name,
+                category = %error.category,
+                %error,
+                "load package failed and was rolled back"
+            );
+        })
+    }
+
     /// Attaches the database file for reading, or returns `None` when it does
     /// not exist, so that reads never create an empty file.
     fn attach_existing(&mut self) -> Result<Option<AttachedFile<'_>>, PluginError> {
@@ -64,18 +81,33 @@ impl DuckDbDestination {
 
 impl Destination for DuckDbDestination {
     fn load_package(&mut self, request: &LoadRequest) -> Result<LoadReport, PluginError> {
-        let job_rows = request.jobs.iter().map(|job| job.row_count).fold(0, u64::saturating_add);
-        let attached = self.engine.attach_for_load(job_rows)?;
-        let type_options = attached.type_options;
-        load::load_package(&mut *attached.connection, type_options, request).inspect_err(|error| {
-            tracing::warn!(
-                load_id = %request.load_id,
-                dataset = %request.dataset_name,
-                category = %error.category,
-                %error,
-                "load package failed and was rolled back"
-            );
-        })
+        let first = self.load_once(request);
+
+        // The failed attempt was rolled back, so one more attempt still
+        // commits the package in one transaction.
+        let Err(error) = first else {
+            return first;
+        };
+        if !is_out_of_memory(&error) {
+            return Err(error);
+        }
+        match self.engine.lift_default_memory_limit() {
+            Ok(true) => {
+                tracing::warn!(
+                    load_id = %request.load_id,
+                    dataset = %request.dataset_name,
+                    "load package ran out of memory under the memory_limit the destination sets for large packages, so it runs again under DuckDB's own limit. \
+                     Set credentials.global_config.memory_limit to choose a limit"
+                );
+                self.load_once(request)
+            }
+            // The configuration set the limit, so it stays.
+            Ok(false) => Err(error),
+            Err(lift_error) => {
+                tracing::warn!(load_id = %request.load_id, error = %lift_error, "failed to raise DuckDB's memory_limit for a retry");
+                Err(error)
+            }
+        }
     }
 
     fn fetch_state(&mut self, request: &StateRequest) -> Result<Option<StoredState>, PluginError> {

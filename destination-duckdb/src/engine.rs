@@ -14,7 +14,7 @@ use duckdb::Connection;
 use plugin_sdk::PluginError;
 
 use crate::config::DuckDbConfig;
-use crate::connection::{apply_settings, check_database_path, type_options};
+use crate::connection::{apply_settings, bounded_memory_limit, check_database_path, set_memory_limit, type_options};
 use crate::error::{database_error, open_error};
 use crate::small_database;
 use crate::sql::{TypeOptions, quote_identifier};
@@ -39,6 +39,7 @@ struct Instance {
     connection: Connection,
     type_options: TypeOptions,
     threads: ThreadCount,
+    memory_limit: MemoryLimit,
 }
 
 /// DuckDB's worker thread setting of an instance.
@@ -50,6 +51,29 @@ enum ThreadCount {
     /// count, and the count in effect.
     Managed { default: i64, current: i64 },
 }
+
+/// DuckDB's `memory_limit` setting of an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum MemoryLimit {
+    /// `memory_limit` is set in the configuration and never changed.
+    Configured,
+    /// Set for each load by [`Engine::attach_for_load`]: `bounded` for a
+    /// large package (see [`LARGE_PACKAGE_ROWS`]), DuckDB's `own` limit
+    /// otherwise. Once a bounded load ran out of memory, `lifted` keeps
+    /// DuckDB's own limit for the rest of the instance's life.
+    Managed {
+        own: String,
+        bounded: String,
+        bounded_now: bool,
+        lifted: bool,
+    },
+}
+
+/// Job rows from which a package loads under the bounded `memory_limit`.
+/// Below it, DuckDB's buffer pool stays small anyway (1M nested events are
+/// 3M rows and peaked at about 250 MiB in all), and a bounded commit of a
+/// small append to many tables can run out of memory and load twice.
+const LARGE_PACKAGE_ROWS: u64 = 1_000_000;
 
 impl Engine {
     /// Starts the instance on a background thread. An error surfaces at the
@@ -137,7 +161,12 @@ impl Engine {
             .execute_batch(&attach)
             .map_err(|error| open_error(&error, &database))?;
 
-        let Instance { connection, type_options, threads } = instance;
+        let Instance {
+            connection,
+            type_options,
+            threads,
+            memory_limit,
+        } = instance;
         let attached = AttachedFile {
             connection,
             type_options: *type_options,
@@ -151,8 +180,33 @@ impl Engine {
 
         if let Some(job_rows) = job_rows {
             fit_threads(attached.connection, threads, job_rows)?;
+            fit_memory_limit(attached.connection, memory_limit, job_rows)?;
         }
         Ok(attached)
+    }
+
+    /// Sets `memory_limit` back to DuckDB's own limit for the rest of the
+    /// instance's life if the bounded limit is in force. Returns whether it
+    /// changed the limit.
+    pub(crate) fn lift_default_memory_limit(&mut self) -> Result<bool, PluginError> {
+        let instance = self.instance()?;
+        let MemoryLimit::Managed {
+            own,
+            bounded_now,
+            lifted,
+            ..
+        } = &mut instance.memory_limit
+        else {
+            return Ok(false);
+        };
+        if !*bounded_now {
+            return Ok(false);
+        }
+
+        set_memory_limit(&instance.connection, own)?;
+        *bounded_now = false;
+        *lifted = true;
+        Ok(true)
     }
 
     /// Returns the started instance, waiting for the background thread or
@@ -245,13 +299,50 @@ fn start_instance(config: &DuckDbConfig) -> Result<Instance, PluginError> {
         .map_err(|error| database_error(&error, "failed to make DuckDB checkpoint at each commit"))?;
 
     apply_settings(&connection, config)?;
+    let memory_limit = match bounded_memory_limit(&connection, config)? {
+        Some((own, bounded)) => MemoryLimit::Managed {
+            own,
+            bounded,
+            bounded_now: false,
+            lifted: false,
+        },
+        None => MemoryLimit::Configured,
+    };
     let type_options = type_options(&connection)?;
     let threads = start_threads(&connection, config)?;
     Ok(Instance {
         connection,
         type_options,
         threads,
+        memory_limit,
     })
+}
+
+/// Sets the bounded `memory_limit` for a load of at least
+/// [`LARGE_PACKAGE_ROWS`] job rows and DuckDB's own limit for any other
+/// load, unless `memory_limit` is configured or was lifted.
+///
+/// NOTE: the checkpoint at the commit needs memory per table and column.
+/// Appending 250 rows to nine existing tables failed to commit under
+/// 128 MiB, so a large package with many tables may load twice.
+fn fit_memory_limit(connection: &Connection, memory_limit: &mut MemoryLimit, job_rows: u64) -> Result<(), PluginError> {
+    let MemoryLimit::Managed {
+        own,
+        bounded,
+        bounded_now,
+        lifted,
+    } = memory_limit
+    else {
+        return Ok(());
+    };
+
+    let bound = job_rows >= LARGE_PACKAGE_ROWS && !*lifted;
+    if bound == *bounded_now {
+        return Ok(());
+    }
+    set_memory_limit(connection, if bound { bounded } else { own })?;
+    *bounded_now = bound;
+    Ok(())
 }
 
 /// Sets one thread for a load into a small database, DuckDB's default count
@@ -302,6 +393,8 @@ fn string_literal(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::config::{DuckDbSetting, SettingScope};
 
@@ -356,5 +449,69 @@ mod tests {
         assert_eq!(thread_setting(&mut engine), 3);
         drop(engine.attach_for_load(small_database::MAX_SMALL_DATABASE_ROWS).expect("attach for a large package"));
         assert_eq!(thread_setting(&mut engine), 3);
+    }
+
+    fn memory_limit_setting(engine: &mut Engine) -> String {
+        let instance = engine.instance().expect("start DuckDB");
+        instance
+            .connection
+            .query_row("SELECT current_setting('memory_limit')::VARCHAR", [], |row| row.get(0))
+            .expect("read the memory limit")
+    }
+
+    #[test]
+    fn memory_limit_bounds_large_packages() {
+        let dir = tempfile::tempdir().expect("create temporary folder");
+        let mut engine = Engine::start_now(DuckDbConfig::new(dir.path().join("w.duckdb"))).expect("start DuckDB");
+        let own = memory_limit_setting(&mut engine);
+
+        drop(engine.attach_for_load(LARGE_PACKAGE_ROWS).expect("attach for a large package"));
+        let ThreadCount::Managed { default, .. } = engine.instance().expect("started").threads else {
+            panic!("thread count is not managed without a configured `threads`");
+        };
+        let bounded = format!("{}.0 MiB", (default * 64).max(128));
+        assert_eq!(memory_limit_setting(&mut engine), bounded);
+
+        // DuckDB reports its own limit rounded (18.8 GiB), so setting it
+        // back may read as a neighbour (18.7 GiB).
+        drop(engine.attach_for_load(LARGE_PACKAGE_ROWS - 1).expect("attach for a smaller package"));
+        let restored = memory_limit_setting(&mut engine);
+        assert_ne!(restored, bounded, "own limit {own}");
+
+        // After a bounded load ran out of memory, the limit stays lifted.
+        drop(engine.attach_for_load(LARGE_PACKAGE_ROWS).expect("attach for a large package"));
+        assert!(engine.lift_default_memory_limit().expect("lift"));
+        drop(engine.attach_for_load(LARGE_PACKAGE_ROWS).expect("attach for a large package"));
+        assert_ne!(memory_limit_setting(&mut engine), bounded);
+        assert!(!engine.lift_default_memory_limit().expect("lift again"));
+    }
+
+    #[test]
+    fn bounded_memory_limit_follows_threads() {
+        let dir = tempfile::tempdir().expect("create temporary folder");
+        let config = DuckDbConfig::new(dir.path().join("w.duckdb"))
+            .with_setting(SettingScope::Global, "threads", &json!(8))
+            .unwrap();
+        let mut engine = Engine::start_now(config).expect("start DuckDB");
+
+        drop(engine.attach_for_load(LARGE_PACKAGE_ROWS).expect("attach for a large package"));
+
+        assert_eq!(memory_limit_setting(&mut engine), "512.0 MiB");
+    }
+
+    #[test]
+    fn configured_memory_limit_wins() {
+        for name in ["memory_limit", "max_memory", "MEMORY_LIMIT"] {
+            let dir = tempfile::tempdir().expect("create temporary folder");
+            let config = DuckDbConfig::new(dir.path().join("w.duckdb"))
+                .with_setting(SettingScope::Global, name, &json!("1GiB"))
+                .unwrap();
+            let mut engine = Engine::start_now(config).expect("start DuckDB");
+
+            drop(engine.attach_for_load(LARGE_PACKAGE_ROWS).expect("attach for a large package"));
+
+            assert_eq!(memory_limit_setting(&mut engine), "1.0 GiB", "setting {name}");
+            assert!(!engine.lift_default_memory_limit().expect("lift"), "setting {name}");
+        }
     }
 }

@@ -17,6 +17,16 @@ const TRANSIENT_PREFIXES: [&str; 5] = [
     "HTTP Error",
 ];
 
+/// Returns true when `error` wraps a DuckDB error about `memory_limit`: an
+/// "Out of Memory Error", or a failed commit that reports "could not allocate
+/// block" because the checkpoint at the commit ran out of memory.
+pub(crate) fn is_out_of_memory(error: &PluginError) -> bool {
+    error.causes().any(|cause| {
+        cause.starts_with("Out of Memory Error")
+            || (cause.starts_with("TransactionContext Error") && cause.contains("could not allocate block"))
+    })
+}
+
 /// Returns true when `message` reports that another process has the database
 /// file open. DuckDB allows one read-write process per file.
 fn is_lock_conflict(message: &str) -> bool {

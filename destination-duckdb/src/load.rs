@@ -7,7 +7,7 @@ use duckdb::{Connection, params};
 use plugin_sdk::PluginError;
 use plugin_sdk::protocol::{LoadReport, LoadRequest, TableSpec};
 
-use crate::connection::{dataset_tables, execute, existing_table_columns};
+use crate::connection::{dataset_tables, execute, existing_table_columns, log_memory_usage};
 use crate::dlt_tables::{LOADS_TABLE, VERSION_TABLE, loads_table, version_table};
 use crate::error::database_error;
 use crate::merge::{self, MergePlan};
@@ -76,6 +76,9 @@ pub(crate) fn load_package(
     merge::merge_tables(&transaction, request, &merge_plan)?;
     merge::drop_staging_tables(&transaction, request, &merge_plan)?;
     record_load(&transaction, request)?;
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        log_memory_usage(&transaction, load_id);
+    }
 
     let fsst_disabled = small_database::disable_fsst_if_small(&transaction, request)?;
     let committed = transaction.commit();
