@@ -70,9 +70,9 @@ enum MemoryLimit {
 }
 
 /// Job rows from which a package loads under the bounded `memory_limit`.
-/// Below it, DuckDB's buffer pool stays small anyway (1M nested events are
-/// 3M rows and peaked at about 250 MiB in all), and a bounded commit of a
-/// small append to many tables can run out of memory and load twice.
+/// Below it, DuckDB's buffer pool stays small anyway: 1M nested events are
+/// 3M rows and peaked at about 250 MiB in all. A bounded commit of a small
+/// append to many tables can also run out of memory and load twice.
 const LARGE_PACKAGE_ROWS: u64 = 1_000_000;
 
 impl Engine {
