@@ -258,6 +258,11 @@ pub(crate) fn merge_tables(
 }
 
 /// Drops the staging tables, so that no staged row outlives the transaction.
+///
+/// Python dlt keeps its staging tables and records their schema in the
+/// staging dataset's `_dlt_version`. Those rows are deleted too, so that its
+/// next merge sees the staging schema as missing and creates the tables
+/// again instead of failing on a table that no longer exists.
 pub(crate) fn drop_staging_tables(
     connection: &Connection,
     request: &LoadRequest,
@@ -271,6 +276,13 @@ pub(crate) fn drop_staging_tables(
                 "failed to drop staging table \"{staging}\".\"{}\" for load {}",
                 table.name, request.load_id
             )
+        })?;
+    }
+
+    if !plan.staged.is_empty() && table_exists(connection, &staging, "_dlt_version")? {
+        let forget = format!("DELETE FROM {}", qualified_table(&staging, "_dlt_version"));
+        execute(connection, &forget, [], || {
+            format!("failed to clear \"{staging}\".\"_dlt_version\" for load {}", request.load_id)
         })?;
     }
     Ok(())

@@ -249,4 +249,17 @@ fn ours_merges_into_python_pipeline() {
         .unwrap();
     let names: Vec<String> = statement.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect();
     assert_eq!(names, ["v1-1", "v2-2", "v2-3", "v2-4", "v2-5"]);
+    drop(statement);
+    drop(connection);
+
+    // Our merge dropped the staging table that Python dlt had recorded in the
+    // staging dataset's `_dlt_version`; its next merge must create it again.
+    write_events_of(&project, &[5, 6], 20, "v3");
+    let again = run_python(&project, "first", "merge");
+    assert_eq!(again["ids"], serde_json::json!([1, 2, 3, 4, 5, 6]), "one row per id after Python's second merge");
+    assert_eq!(
+        again["names"],
+        serde_json::json!(["v1-1", "v2-2", "v2-3", "v2-4", "v3-5", "v3-6"]),
+        "newest names after Python's second merge"
+    );
 }
