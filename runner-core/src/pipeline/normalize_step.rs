@@ -134,6 +134,7 @@ fn copy_package_metadata(from: &LoadPackage, to: &LoadPackage) -> Result<()> {
     if state.exists() {
         let target = to.path().join("load_package_state.json");
         fs::copy(&state, &target).map_err(|e| Error::io("copy", &state, e))?;
+        crate::storage::sync_file(&target)?;
     }
     let restore = from.path().join(".restore");
     if restore.is_dir() {
@@ -144,6 +145,7 @@ fn copy_package_metadata(from: &LoadPackage, to: &LoadPackage) -> Result<()> {
             if entry.path().is_file() {
                 let destination = target.join(entry.file_name());
                 fs::copy(entry.path(), &destination).map_err(|e| Error::io("copy", entry.path(), e))?;
+                crate::storage::sync_file(&destination)?;
             }
         }
     }
