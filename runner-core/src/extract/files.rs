@@ -297,9 +297,10 @@ fn json_error(path: &Path, line: u64, error: &serde_json::Error, line_text: Opti
 
     let message = if reason == "recursion limit exceeded" {
         format!(
-            "a value at column {column} is nested deeper than {JSON_MAX_DEPTH} levels, the maximum the JSON parser \
-             reads; flatten the data or store the deep part as a string before loading \
-             (`max_table_nesting` limits nested tables, not this depth)"
+            "a value at column {column} is nested {JSON_MAX_DEPTH} or more levels deep, and the JSON parser reads \
+             at most {} levels; flatten the data or store the deep part as a string before loading \
+             (`max_table_nesting` limits nested tables, not this depth)",
+            JSON_MAX_DEPTH - 1
         )
     } else if let Some(literal) = text.and_then(|text| non_finite_literal_at(text, column)) {
         format!(
