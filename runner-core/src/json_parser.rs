@@ -162,7 +162,7 @@ fn key_fingerprint(key: &str) -> usize {
         return 0;
     };
     let mixed = bytes.len() * 0x9E + usize::from(bytes[0]) * 0x3B + usize::from(bytes[bytes.len() / 2]) * 0x1F;
-    (mixed ^ usize::from(last) * 0x65) & 0xFF
+    (mixed ^ (usize::from(last) * 0x65)) & 0xFF
 }
 
 /// Builds nothing. A value is true when it contains a large float.
