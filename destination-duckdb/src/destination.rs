@@ -9,7 +9,7 @@ use plugin_sdk::{ABI_VERSION, Destination, DestinationFactory, PluginError};
 use crate::config::DuckDbConfig;
 use crate::engine::{AttachedFile, Engine};
 use crate::error::is_out_of_memory;
-use crate::{load, restore};
+use crate::{load, restore, small_database};
 
 /// A DuckDB database file that load packages are committed to.
 ///
@@ -53,8 +53,7 @@ impl DuckDbDestination {
 
     /// Attaches the database file and applies the package in one transaction.
     fn load_once(&mut self, request: &LoadRequest) -> Result<LoadReport, PluginError> {
-        let job_rows = request.jobs.iter().map(|job| job.row_count).fold(0, u64::saturating_add);
-        let attached = self.engine.attach_for_load(job_rows)?;
+        let attached = self.engine.attach_for_load(small_database::job_rows(request))?;
         let type_options = attached.type_options;
         load::load_package(&mut *attached.connection, type_options, request).inspect_err(|error| {
             tracing::warn!(

@@ -398,12 +398,17 @@ mod tests {
     use super::*;
     use crate::config::{DuckDbSetting, SettingScope};
 
-    fn thread_setting(engine: &mut Engine) -> i64 {
+    /// Returns the value of DuckDB setting `name` of the engine's instance.
+    fn setting<T: duckdb::types::FromSql>(engine: &mut Engine, name: &str) -> T {
         let instance = engine.instance().expect("start DuckDB");
         instance
             .connection
-            .query_row("SELECT current_setting('threads')::BIGINT", [], |row| row.get(0))
-            .expect("read the thread count")
+            .query_row(&format!("SELECT current_setting('{name}')"), [], |row| row.get(0))
+            .unwrap_or_else(|error| panic!("read DuckDB setting {name}: {error}"))
+    }
+
+    fn thread_setting(engine: &mut Engine) -> i64 {
+        setting(engine, "threads")
     }
 
     #[test]
@@ -452,11 +457,7 @@ mod tests {
     }
 
     fn memory_limit_setting(engine: &mut Engine) -> String {
-        let instance = engine.instance().expect("start DuckDB");
-        instance
-            .connection
-            .query_row("SELECT current_setting('memory_limit')::VARCHAR", [], |row| row.get(0))
-            .expect("read the memory limit")
+        setting(engine, "memory_limit")
     }
 
     #[test]

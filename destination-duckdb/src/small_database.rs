@@ -45,6 +45,11 @@ pub(crate) fn database_is_small(connection: &Connection, job_rows: u64) -> Resul
     Ok(rows <= MAX_SMALL_DATABASE_ROWS)
 }
 
+/// Returns the rows of all job files of the package in `request`.
+pub(crate) fn job_rows(request: &LoadRequest) -> u64 {
+    request.jobs.iter().map(|job| job.row_count).fold(0, u64::saturating_add)
+}
+
 /// Disables FSST for the coming commit when the database is small and the
 /// setting is not configured. Returns whether it did, and so whether
 /// [`enable_fsst`] must run after the commit.
@@ -59,8 +64,7 @@ pub(crate) fn disable_fsst_if_small(connection: &Connection, request: &LoadReque
         return Ok(false);
     }
 
-    let job_rows = request.jobs.iter().map(|job| job.row_count).fold(0, u64::saturating_add);
-    if !database_is_small(connection, job_rows)? {
+    if !database_is_small(connection, job_rows(request))? {
         return Ok(false);
     }
 

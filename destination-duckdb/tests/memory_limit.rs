@@ -5,7 +5,6 @@
 mod common;
 
 use common::{Fixture, job, request, users_table};
-use destination_duckdb::{DuckDbConfig, DuckDbDestination, SettingScope};
 use plugin_sdk::{Destination, ErrorCategory};
 
 const LOAD_1: &str = "1700000001.000001";
@@ -19,16 +18,7 @@ const ROWS_PER_FILE: i64 = 500_000;
 
 /// Creates a destination whose DuckDB instance has `memory_limit` set to `limit`.
 fn fixture_with_memory_limit(limit: &str) -> Fixture {
-    let dir = tempfile::tempdir().expect("create temporary folder");
-    let database = dir.path().join("warehouse.duckdb");
-    let config = DuckDbConfig::new(&database)
-        .with_setting(SettingScope::Global, "memory_limit", &serde_json::json!(limit))
-        .expect("valid memory_limit setting");
-    Fixture {
-        dir,
-        database,
-        destination: DuckDbDestination::new(config),
-    }
+    Fixture::with_global_settings(&[("memory_limit", serde_json::json!(limit))])
 }
 
 /// Writes `users.<name>.parquet` with ids `first..first + ROWS_PER_FILE`.
@@ -134,19 +124,28 @@ fn default_limit_lifted_for_wide_rows() {
     // With one thread the bounded limit is 128 MiB, and one row group of
     // 122,880 names of 1,280 characters is a 157 MB column chunk, so the
     // first attempt runs out of memory.
-    let dir = tempfile::tempdir().expect("create temporary folder");
-    let database = dir.path().join("warehouse.duckdb");
-    let config = DuckDbConfig::new(&database)
-        .with_setting(SettingScope::Global, "threads", &serde_json::json!(1))
-        .expect("valid threads setting");
-    let mut fixture = Fixture {
-        dir,
-        database,
-        destination: DuckDbDestination::new(config),
-    };
-    let wide = fixture.parquet(
-        "users.wide",
-        "SELECT range AS id, repeat(md5(range::VARCHAR), 40) AS name FROM range(122880)",
+    const WIDE_ROWS: &str = "SELECT range AS id, repeat(md5(range::VARCHAR), 40) AS name FROM range(122880)";
+    let mut fixture = Fixture::with_global_settings(&[("threads", serde_json::json!(1))]);
+    let wide = fixture.parquet("users.wide", WIDE_ROWS);
+
+    // The premise: a configured limit of the same size is kept, and fails.
+    let mut bounded = Fixture::with_global_settings(&[
+        ("threads", serde_json::json!(1)),
+        ("memory_limit", serde_json::json!("128MiB")),
+    ]);
+    let bounded_wide = bounded.parquet("users.wide", WIDE_ROWS);
+    let error = bounded
+        .destination
+        .load_package(&request(
+            LOAD_1,
+            vec![users_table("append")],
+            &[],
+            vec![job("users", &bounded_wide, 1_000_000)],
+        ))
+        .expect_err("wide rows must run out of memory under 128 MiB");
+    assert!(
+        error.causes().any(|cause| cause.starts_with("Out of Memory Error")),
+        "{error}"
     );
 
     let report = fixture

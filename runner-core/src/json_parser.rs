@@ -24,7 +24,7 @@ use crate::normalize::json::JsonValue;
 /// accepts 127 levels of arrays and objects and rejects the 128th.
 const MAX_DEPTH: usize = 128;
 
-/// What checking a JSON text found besides its syntax.
+/// Facts that checking a JSON text found besides its syntax.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct CheckedJson {
     /// True when a number read as a float that may be a rounded integer
@@ -50,8 +50,9 @@ pub(crate) fn parse(text: &[u8]) -> Option<JsonValue<'_>> {
     Parser::new(text).document::<Build>()
 }
 
-/// What the parser makes of each value: a tree, or only the facts a check
-/// needs. Zero-sized, so each mode compiles to its own loop.
+/// Receiver of each parsed value, which builds a tree or keeps only the
+/// facts a check needs. Implementations are zero-sized, so each mode
+/// compiles to its own loop.
 trait Sink<'a> {
     type Value;
     type Array;
@@ -79,9 +80,9 @@ trait Sink<'a> {
 /// Builds a [`JsonValue`].
 struct Build;
 
-/// An object that [`Build`] is filling, with a 256-bit filter of its keys:
-/// a linear search for a repeated key costs about as much as the rest of
-/// parsing an event object of 20 keys, and keys rarely repeat.
+/// An object that [`Build`] is filling, with a 256-bit filter of its keys.
+/// Keys rarely repeat, and searching the earlier keys for each new one cost
+/// about as much as the rest of parsing a 20-key event object.
 struct ObjectBuilder<'a> {
     entries: Vec<(Cow<'a, str>, JsonValue<'a>)>,
     key_filter: [u64; 4],
@@ -134,8 +135,8 @@ impl<'a> Sink<'a> for Build {
         }
     }
 
-    /// A repeated key keeps its first position and takes the last value, as
-    /// serde_json's ordered map and Python's `dict` do.
+    /// Inserts `key`. A repeated key keeps its first position and takes the
+    /// last value, as serde_json's ordered map and Python's `dict` do.
     fn insert(object: &mut Self::Object, key: Cow<'a, str>, value: Self::Value) {
         let bit = key_fingerprint(&key);
         let (word, mask) = (bit / 64, 1u64 << (bit % 64));
@@ -277,19 +278,15 @@ impl<'a> Parser<'a> {
         let mut array = S::array();
 
         self.skip_whitespace();
-        if self.peek() == Some(b']') {
-            self.position += 1;
-            self.depth -= 1;
-            return Some(S::end_array(array));
-        }
-
-        loop {
-            S::push(&mut array, self.value::<S>()?);
-            self.skip_whitespace();
-            match self.next()? {
-                b',' => continue,
-                b']' => break,
-                _ => return None,
+        if !self.skip_byte(b']') {
+            loop {
+                S::push(&mut array, self.value::<S>()?);
+                self.skip_whitespace();
+                match self.next()? {
+                    b',' => continue,
+                    b']' => break,
+                    _ => return None,
+                }
             }
         }
 
@@ -302,31 +299,27 @@ impl<'a> Parser<'a> {
         let mut object = S::object();
 
         self.skip_whitespace();
-        if self.peek() == Some(b'}') {
-            self.position += 1;
-            self.depth -= 1;
-            return Some(S::end_object(object));
-        }
+        if !self.skip_byte(b'}') {
+            loop {
+                self.skip_whitespace();
+                if self.next()? != b'"' {
+                    return None;
+                }
+                let key = self.string::<S>()?;
 
-        loop {
-            self.skip_whitespace();
-            if self.next()? != b'"' {
-                return None;
-            }
-            let key = self.string::<S>()?;
+                self.skip_whitespace();
+                if self.next()? != b':' {
+                    return None;
+                }
+                let value = self.value::<S>()?;
+                S::insert(&mut object, key, value);
 
-            self.skip_whitespace();
-            if self.next()? != b':' {
-                return None;
-            }
-            let value = self.value::<S>()?;
-            S::insert(&mut object, key, value);
-
-            self.skip_whitespace();
-            match self.next()? {
-                b',' => continue,
-                b'}' => break,
-                _ => return None,
+                self.skip_whitespace();
+                match self.next()? {
+                    b',' => continue,
+                    b'}' => break,
+                    _ => return None,
+                }
             }
         }
 
@@ -493,6 +486,15 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Moves past `byte` when it is next, and returns whether it was.
+    fn skip_byte(&mut self, byte: u8) -> bool {
+        let found = self.peek() == Some(byte);
+        if found {
+            self.position += 1;
+        }
+        found
+    }
+
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.position).copied()
     }
@@ -504,9 +506,9 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// The value of an integer literal's digits as serde_json reads it: `None`
-/// when it fits neither u64 nor i64 and so reads as a float. `-0` reads as
-/// the float -0.0, also `None` here.
+/// Returns the value of an integer literal's digits as serde_json reads it,
+/// or `None` when serde_json reads a float instead: for literals that fit
+/// neither u64 nor i64, and for `-0` (the float -0.0).
 fn integer_value(digits: &[u8], negative: bool) -> Option<Number> {
     let mut magnitude = 0u64;
     for &digit in digits {
@@ -570,9 +572,10 @@ fn special_mask_sse2(chunk: &[u8; 16]) -> u32 {
     }
 }
 
-/// The portable form of [`special_mask_sse2`] for eight bytes: sets the high
-/// bit of each matching byte, and possibly of bytes above a match. The
-/// lowest set bit is always a true match.
+/// Returns a word with the high bit set in each byte of `word` that is `"`,
+/// `\` or a control character, and possibly in bytes above a match. This is
+/// the portable form of [`special_mask_sse2`], and its lowest set bit is
+/// always a true match.
 #[inline]
 fn special_mask_swar(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;

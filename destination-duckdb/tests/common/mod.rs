@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use destination_duckdb::{DuckDbConfig, DuckDbDestination};
+use destination_duckdb::{DuckDbConfig, DuckDbDestination, SettingScope};
 use duckdb::Connection;
 use plugin_sdk::protocol::{ColumnSpec, LoadJob, LoadRequest, SchemaVersion, TableSpec};
 use tempfile::TempDir;
@@ -22,9 +22,27 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new() -> Self {
+        Self::with_config(|database| DuckDbConfig::new(database))
+    }
+
+    /// Creates a fixture whose destination applies `SET GLOBAL name = value`
+    /// for each of `settings`, in order.
+    pub fn with_global_settings(settings: &[(&str, serde_json::Value)]) -> Self {
+        Self::with_config(|database| {
+            let mut config = DuckDbConfig::new(database);
+            for (name, value) in settings {
+                config = config
+                    .with_setting(SettingScope::Global, name, value)
+                    .unwrap_or_else(|error| panic!("invalid setting {name} = {value}: {error}"));
+            }
+            config
+        })
+    }
+
+    fn with_config(config: impl FnOnce(&Path) -> DuckDbConfig) -> Self {
         let dir = tempfile::tempdir().expect("create temporary folder");
         let database = dir.path().join("warehouse.duckdb");
-        let destination = DuckDbDestination::new(DuckDbConfig::new(&database));
+        let destination = DuckDbDestination::new(config(&database));
         Fixture {
             dir,
             database,
