@@ -260,9 +260,9 @@ pub(crate) fn merge_tables(
 /// Drops the staging tables, so that no staged row outlives the transaction.
 ///
 /// Python dlt keeps its staging tables and records their schema in the
-/// staging dataset's `_dlt_version`. Those rows are deleted too, so that its
-/// next merge sees the staging schema as missing and creates the tables
-/// again instead of failing on a table that no longer exists.
+/// staging dataset's `_dlt_version`. Those rows are deleted too, so its next
+/// merge finds no stored staging schema and creates the tables again
+/// instead of failing on a table that no longer exists.
 pub(crate) fn drop_staging_tables(
     connection: &Connection,
     request: &LoadRequest,
