@@ -54,8 +54,8 @@ impl DuckDbDestination {
     /// Attaches the database file and applies the package in one transaction.
     fn load_once(&mut self, request: &LoadRequest) -> Result<LoadReport, PluginError> {
         let attached = self.engine.attach_for_load(small_database::job_rows(request))?;
-        let type_options = attached.type_options;
-        load::load_package(&mut *attached.connection, type_options, request).inspect_err(|error| {
+        let (type_options, new_file) = (attached.type_options, attached.new_file);
+        load::load_package(&mut *attached.connection, type_options, new_file, request).inspect_err(|error| {
             tracing::warn!(
                 load_id = %request.load_id,
                 dataset = %request.dataset_name,

@@ -39,6 +39,7 @@ struct Instance {
     connection: Connection,
     type_options: TypeOptions,
     threads: ThreadCount,
+    fsst: FsstSetting,
     memory_limit: MemoryLimit,
 }
 
@@ -50,6 +51,17 @@ enum ThreadCount {
     /// Set for each load by [`Engine::attach_for_load`]: DuckDB's default
     /// count, and the count in effect.
     Managed { default: i64, current: i64 },
+}
+
+/// Whether the checkpoints of an instance analyze FSST compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FsstSetting {
+    /// `disabled_compression_methods` is set in the configuration and never
+    /// changed.
+    Configured,
+    /// Switched for each load by [`Engine::attach_for_load`]: off for a small
+    /// database (see [`small_database`]), on otherwise.
+    Managed { enabled: bool },
 }
 
 /// DuckDB's `memory_limit` setting of an instance.
@@ -125,10 +137,10 @@ impl Engine {
     }
 
     /// Attaches the database file as [`Engine::attach`] does and sets
-    /// DuckDB's thread count for loading a package of `job_rows` rows: one
-    /// thread when the database is small (see [`small_database`]),
-    /// DuckDB's default otherwise. A `threads` setting in the configuration
-    /// is never changed.
+    /// DuckDB up for loading a package of `job_rows` rows: one thread and no
+    /// FSST analysis when the database is small (see [`small_database`]),
+    /// DuckDB's defaults otherwise, and the memory limit. Settings in the
+    /// configuration are never changed.
     ///
     /// With more threads, the calling thread polls for tasks in a loop while
     /// a worker runs the last task of a statement, and a small database has
@@ -142,6 +154,8 @@ impl Engine {
     fn attach_with_threads(&mut self, job_rows: Option<u64>) -> Result<AttachedFile<'_>, PluginError> {
         let database = self.config.database.clone();
         check_database_path(&database)?;
+        // ATTACH creates a missing file, so whether it exists is read first.
+        let new_file = !database.exists();
         let path = database.to_str().ok_or_else(|| {
             PluginError::config(format!(
                 "DuckDB database path {} is not valid UTF-8. Set `credentials` to a UTF-8 path",
@@ -165,11 +179,13 @@ impl Engine {
             connection,
             type_options,
             threads,
+            fsst,
             memory_limit,
         } = instance;
         let attached = AttachedFile {
             connection,
             type_options: *type_options,
+            new_file,
         };
         attached
             .connection
@@ -179,7 +195,12 @@ impl Engine {
             })?;
 
         if let Some(job_rows) = job_rows {
-            fit_threads(attached.connection, threads, job_rows)?;
+            let small = if new_file {
+                small_database::new_database_is_small(job_rows)
+            } else {
+                small_database::database_is_small(attached.connection, job_rows)?
+            };
+            fit_small_database(attached.connection, threads, fsst, small)?;
             fit_memory_limit(attached.connection, memory_limit, job_rows)?;
         }
         Ok(attached)
@@ -243,6 +264,8 @@ impl std::fmt::Debug for Engine {
 pub(crate) struct AttachedFile<'a> {
     pub(crate) connection: &'a mut Connection,
     pub(crate) type_options: TypeOptions,
+    /// True when this attach created the file, so it contains no tables.
+    pub(crate) new_file: bool,
 }
 
 impl Drop for AttachedFile<'_> {
@@ -309,11 +332,12 @@ fn start_instance(config: &DuckDbConfig) -> Result<Instance, PluginError> {
         None => MemoryLimit::Configured,
     };
     let type_options = type_options(&connection)?;
-    let threads = start_threads(&connection, config)?;
+    let (threads, fsst) = start_small(&connection, config)?;
     Ok(Instance {
         connection,
         type_options,
         threads,
+        fsst,
         memory_limit,
     })
 }
@@ -345,45 +369,72 @@ fn fit_memory_limit(connection: &Connection, memory_limit: &mut MemoryLimit, job
     Ok(())
 }
 
-/// Sets one thread for a load into a small database, DuckDB's default count
-/// for any other load, unless `threads` is configured.
-fn fit_threads(connection: &Connection, threads: &mut ThreadCount, job_rows: u64) -> Result<(), PluginError> {
-    let ThreadCount::Managed { default, current } = threads else {
-        return Ok(());
-    };
-
-    let small = small_database::database_is_small(connection, job_rows)?;
-    let count = if small { 1 } else { *default };
-    if count == *current {
-        return Ok(());
+/// Sets one thread and no FSST analysis for a load into a small database,
+/// DuckDB's default thread count and FSST for any other load, except what
+/// the configuration sets.
+fn fit_small_database(
+    connection: &Connection,
+    threads: &mut ThreadCount,
+    fsst: &mut FsstSetting,
+    small: bool,
+) -> Result<(), PluginError> {
+    if let ThreadCount::Managed { default, current } = threads {
+        let count = if small { 1 } else { *default };
+        if count != *current {
+            tracing::debug!(threads = count, small, "setting DuckDB's thread count for the load");
+            connection
+                .execute_batch(&format!("SET GLOBAL threads = {count}"))
+                .map_err(|error| database_error(&error, format!("failed to set DuckDB's thread count to {count}")))?;
+            *current = count;
+        }
     }
-    tracing::debug!(job_rows, threads = count, "setting DuckDB's thread count for the load");
-    connection
-        .execute_batch(&format!("SET GLOBAL threads = {count}"))
-        .map_err(|error| database_error(&error, format!("failed to set DuckDB's thread count to {count}")))?;
-    *current = count;
+
+    if let FsstSetting::Managed { enabled } = fsst {
+        let enable = !small;
+        if enable != *enabled {
+            tracing::debug!(fsst = enable, small, "switching FSST analysis for the load's checkpoint");
+            connection
+                .execute_batch(small_database::fsst_statement(enable))
+                .map_err(|error| database_error(&error, "failed to change DuckDB's disabled_compression_methods"))?;
+            *enabled = enable;
+        }
+    }
     Ok(())
 }
 
-/// Sets one thread, the count for loads into small databases, unless
-/// `threads` is configured. DuckDB's default count is read first, for other
-/// loads.
-fn start_threads(connection: &Connection, config: &DuckDbConfig) -> Result<ThreadCount, PluginError> {
-    let configured = config
+/// Starts the instance set up for a small database: one thread and no FSST
+/// analysis, unless the configuration sets `threads` or
+/// `disabled_compression_methods`. DuckDB's default thread count is read
+/// first, for other loads.
+fn start_small(connection: &Connection, config: &DuckDbConfig) -> Result<(ThreadCount, FsstSetting), PluginError> {
+    let threads_configured = config
         .settings
         .iter()
         .any(|setting| setting.name.eq_ignore_ascii_case("threads") || setting.name.eq_ignore_ascii_case("worker_threads"));
-    if configured {
-        return Ok(ThreadCount::Configured);
-    }
+    let mut statements = Vec::new();
 
-    let default: i64 = connection
-        .query_row("SELECT current_setting('threads')::BIGINT", [], |row| row.get(0))
-        .map_err(|error| database_error(&error, "failed to read DuckDB's thread count"))?;
-    connection
-        .execute_batch("SET GLOBAL threads = 1")
-        .map_err(|error| database_error(&error, "failed to set DuckDB's thread count to 1"))?;
-    Ok(ThreadCount::Managed { default, current: 1 })
+    let threads = if threads_configured {
+        ThreadCount::Configured
+    } else {
+        let default: i64 = connection
+            .query_row("SELECT current_setting('threads')::BIGINT", [], |row| row.get(0))
+            .map_err(|error| database_error(&error, "failed to read DuckDB's thread count"))?;
+        statements.push("SET GLOBAL threads = 1");
+        ThreadCount::Managed { default, current: 1 }
+    };
+    let fsst = if small_database::fsst_configured(config) {
+        FsstSetting::Configured
+    } else {
+        statements.push(small_database::fsst_statement(false));
+        FsstSetting::Managed { enabled: false }
+    };
+
+    if !statements.is_empty() {
+        connection
+            .execute_batch(&statements.join("; "))
+            .map_err(|error| database_error(&error, "failed to set DuckDB up for a small database"))?;
+    }
+    Ok((threads, fsst))
 }
 
 /// Quotes `text` as an SQL string literal.
@@ -437,6 +488,24 @@ mod tests {
         }
         drop(engine.attach_for_load(3).expect("attach for a small package"));
         assert_eq!(thread_setting(&mut engine), default);
+    }
+
+    fn fsst_setting(engine: &mut Engine) -> String {
+        setting(engine, "disabled_compression_methods")
+    }
+
+    #[test]
+    fn fsst_follows_database_size() {
+        let dir = tempfile::tempdir().expect("create temporary folder");
+        let mut engine = Engine::start(DuckDbConfig::new(dir.path().join("w.duckdb")));
+        assert_eq!(fsst_setting(&mut engine).to_ascii_lowercase(), "fsst");
+
+        // A new file that a large package creates.
+        drop(engine.attach_for_load(small_database::MAX_SMALL_DATABASE_ROWS).expect("attach for a large package"));
+        assert_eq!(fsst_setting(&mut engine), "");
+
+        drop(engine.attach_for_load(3).expect("attach for a small package"));
+        assert_eq!(fsst_setting(&mut engine).to_ascii_lowercase(), "fsst");
     }
 
     #[test]

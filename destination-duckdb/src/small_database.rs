@@ -9,27 +9,38 @@
 //!
 //! So while the whole database file contains at most
 //! [`MAX_SMALL_DATABASE_ROWS`] rows, this package included, the commit runs
-//! with FSST disabled. Such tables fit in a few of DuckDB's 256 KiB blocks
-//! either way: 400 similar URLs were stored uncompressed instead of with
-//! FSST, in a file of the same size (1,323,008 bytes). The events of
-//! bench/gen_events.py got the same compression with and without FSST up to
-//! 500 events. A later load that makes the database larger and appends to
-//! such a table rewrites its last row group with FSST analysis on. A
-//! `disabled_compression_methods` value set in the configuration is left as
-//! it is.
+//! with FSST disabled. The instance starts that way, and `engine.rs` switches
+//! FSST on and off when it attaches the file for a load. Such tables fit in
+//! a few of DuckDB's 256 KiB blocks either way: 400 similar URLs were stored
+//! uncompressed instead of with FSST, in a file of the same size (1,323,008
+//! bytes). The events of bench/gen_events.py got the same compression with
+//! and without FSST up to 500 events. A later load that makes the database
+//! larger and appends to such a table rewrites its last row group with FSST
+//! analysis on. A `disabled_compression_methods` value set in the
+//! configuration is left as it is.
 
 use duckdb::Connection;
 use plugin_sdk::PluginError;
 use plugin_sdk::protocol::LoadRequest;
 
+use crate::config::DuckDbConfig;
 use crate::error::database_error;
 
 /// Rows in the whole database file, after the commit, up to which the
 /// database counts as small.
 pub(crate) const MAX_SMALL_DATABASE_ROWS: u64 = 1_000;
 
+/// Returns whether a database file that does not exist yet is small after a
+/// package of `job_rows` rows creates it.
+pub(crate) fn new_database_is_small(job_rows: u64) -> bool {
+    package_rows_bound(job_rows) <= MAX_SMALL_DATABASE_ROWS
+}
+
 /// Returns whether the attached database file contains at most
 /// [`MAX_SMALL_DATABASE_ROWS`] rows after a package of `job_rows` rows.
+///
+/// The query costs about 5 million instructions (1 to 2 ms), so callers ask
+/// once per load and skip it for a file the load creates.
 pub(crate) fn database_is_small(connection: &Connection, job_rows: u64) -> Result<bool, PluginError> {
     // `estimated_size` counts committed rows only, so the package's rows come
     // on top.
@@ -50,36 +61,22 @@ pub(crate) fn job_rows(request: &LoadRequest) -> u64 {
     request.jobs.iter().map(|job| job.row_count).fold(0, u64::saturating_add)
 }
 
-/// Disables FSST for the coming commit when the database is small and the
-/// setting is not configured. Returns whether it did, and so whether
-/// [`enable_fsst`] must run after the commit.
-///
-/// Call it inside the load's transaction, before the commit.
-pub(crate) fn disable_fsst_if_small(connection: &Connection, request: &LoadRequest) -> Result<bool, PluginError> {
-    let load_id = request.load_id.as_str();
-    let configured: String = connection
-        .query_row("SELECT current_setting('disabled_compression_methods')", [], |row| row.get(0))
-        .map_err(|error| database_error(&error, format!("failed to read DuckDB's compression settings for load {load_id}")))?;
-    if !configured.is_empty() {
-        return Ok(false);
-    }
-
-    if !database_is_small(connection, job_rows(request))? {
-        return Ok(false);
-    }
-
-    tracing::debug!(load_id, "database is small, so its checkpoint skips FSST analysis");
-    connection
-        .execute_batch("SET GLOBAL disabled_compression_methods = 'fsst'")
-        .map_err(|error| database_error(&error, format!("failed to disable FSST compression for load {load_id}")))?;
-    Ok(true)
+/// Returns whether the configuration sets `disabled_compression_methods`,
+/// which the destination then leaves as it is.
+pub(crate) fn fsst_configured(config: &DuckDbConfig) -> bool {
+    config
+        .settings
+        .iter()
+        .any(|setting| setting.name.eq_ignore_ascii_case("disabled_compression_methods"))
 }
 
-/// Enables FSST again after [`disable_fsst_if_small`] disabled it. The load
-/// is committed by then, so a failure is logged and not returned.
-pub(crate) fn enable_fsst(connection: &Connection, load_id: &str) {
-    if let Err(error) = connection.execute_batch("RESET GLOBAL disabled_compression_methods") {
-        tracing::warn!(load_id, %error, "failed to enable FSST compression again, so later checkpoints of this destination skip it");
+/// Returns the statement that makes the instance's checkpoints skip FSST
+/// (`enabled: false`) or analyze it again.
+pub(crate) fn fsst_statement(enabled: bool) -> &'static str {
+    if enabled {
+        "RESET GLOBAL disabled_compression_methods"
+    } else {
+        "SET GLOBAL disabled_compression_methods = 'fsst'"
     }
 }
 

@@ -50,7 +50,12 @@ pub fn run(project: Option<&Path>, name: &str, args: &RunArgs, quiet: bool) -> a
     };
     let opened = open_pipeline(&project_dir(project)?, name, &options)?;
     let progress = opened.pipeline.progress();
-    let (mut runner, source) = opened.into_runner();
+    let (runner, source) = opened.into_runner();
+    // The process ends after this function, and the kernel frees its memory.
+    // Dropping the runner would also stop the destination's in-memory DuckDB
+    // instance, about 5 ms of a 60 ms three-row run. Every file the run wrote
+    // is closed and synced before `run_blocking` returns.
+    let mut runner = std::mem::ManuallyDrop::new(runner);
 
     let display = ProgressDisplay::start(progress, !args.no_progress && !quiet);
     let outcome = runner.run_blocking(source);
