@@ -24,6 +24,11 @@ use crate::normalize::json::JsonValue;
 /// accepts 127 levels of arrays and objects and rejects the 128th.
 const MAX_DEPTH: usize = 128;
 
+/// Integer digits up to which a float literal without an exponent counts as
+/// short. Such a float is finite and below 2^63 in magnitude, so a check
+/// skips converting it, which was about 13% of checking a generated event.
+const SHORT_FLOAT_DIGITS: usize = 15;
+
 /// Facts that checking a JSON text found besides its syntax.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct CheckedJson {
@@ -63,6 +68,11 @@ trait Sink<'a> {
     fn integer(value: Number) -> Self::Value;
     fn float(value: f64) -> Self::Value;
     fn string(value: Cow<'a, str>) -> Self::Value;
+
+    /// Returns the value of a short float literal (see [`SHORT_FLOAT_DIGITS`])
+    /// when the sink does not need the number, or `None` to have the parser
+    /// convert it.
+    fn short_float() -> Option<Self::Value>;
 
     fn array() -> Self::Array;
     fn push(array: &mut Self::Array, item: Self::Value);
@@ -114,6 +124,10 @@ impl<'a> Sink<'a> for Build {
 
     fn string(value: Cow<'a, str>) -> Self::Value {
         JsonValue::String(value)
+    }
+
+    fn short_float() -> Option<Self::Value> {
+        None
     }
 
     fn array() -> Self::Array {
@@ -194,6 +208,10 @@ impl<'a> Sink<'a> for Check {
 
     fn string(_: Cow<'a, str>) -> bool {
         false
+    }
+
+    fn short_float() -> Option<bool> {
+        Some(false)
     }
 
     fn array() -> bool {
@@ -449,6 +467,7 @@ impl<'a> Parser<'a> {
             self.require_digits()?;
             is_float = true;
         }
+        let mut has_exponent = false;
         if matches!(self.peek(), Some(b'e' | b'E')) {
             self.position += 1;
             if matches!(self.peek(), Some(b'+' | b'-')) {
@@ -456,10 +475,17 @@ impl<'a> Parser<'a> {
             }
             self.require_digits()?;
             is_float = true;
+            has_exponent = true;
         }
 
         if !is_float && let Some(integer) = integer_value(&self.bytes[digits_start..digits_end], negative) {
             return Some(S::integer(integer));
+        }
+        if !has_exponent
+            && digits_end - digits_start <= SHORT_FLOAT_DIGITS
+            && let Some(value) = S::short_float()
+        {
+            return Some(value);
         }
 
         // Floats and integers beyond 64 bits. Rust's parser rounds

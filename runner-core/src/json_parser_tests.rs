@@ -175,6 +175,10 @@ fn check_finds_large_floats() {
         (r#"[1e19]"#, false),
         (r#"[1e20]"#, true),
         (r#""18446744073709551616""#, false),
+        // Floats of up to 15 integer digits are not converted, longer ones are.
+        (r#"[-999999999999999.99]"#, false),
+        (r#"[9999999999999999.5]"#, false),
+        (r#"[18446744073709551616.5]"#, true),
     ];
     for (text, expected) in cases {
         let checked = check(text.as_bytes()).expect(text);
