@@ -115,6 +115,27 @@ fn repeated_keys_keep_first_position() {
 }
 
 #[test]
+fn object_sizes_carry_between_lines() {
+    // Objects bigger, smaller and deeper than the previous line's, and
+    // more keys than the size cap, parse the same with carried sizes.
+    let wide: String = (0..40).map(|key| format!("\"k{key}\":{key}")).collect::<Vec<_>>().join(",");
+    let lines = [
+        r#"{"a":1,"b":{"c":2,"d":3},"e":[{"f":4}]}"#.to_owned(),
+        r#"{"a":1}"#.to_owned(),
+        format!("{{{wide}}}"),
+        r#"{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{}}}}}}}}}}"#.to_owned(),
+        r#"{"a":1,"a":2,"b":{}}"#.to_owned(),
+        "[]".to_owned(),
+    ];
+    let mut sizes = ObjectSizes::default();
+    for line in &lines {
+        let carried = parse_with_sizes(line.as_bytes(), &mut sizes);
+        assert_eq!(carried, parse(line.as_bytes()), "{line}");
+        assert!(carried.is_some(), "rejected {line}");
+    }
+}
+
+#[test]
 fn nesting_limit_matches_serde_json() {
     let nested = |levels: usize| format!("{}{}", "[".repeat(levels), "]".repeat(levels));
     assert!(parse(nested(127).as_bytes()).is_some());

@@ -197,6 +197,9 @@ pub(crate) struct TableBuffer {
     /// Buffer position of each column of the table, by the column's index
     /// in the table; `None` for incomplete columns, which have no builder.
     by_table_index: Vec<Option<usize>>,
+    /// True when every column of the table was complete when the buffer
+    /// was built or extended; `by_table_index` then has one entry per column.
+    all_columns_complete: bool,
     rows: usize,
 }
 
@@ -223,6 +226,7 @@ impl TableBuffer {
             schema,
             columns,
             by_table_index: positions_by_table_index(table),
+            all_columns_complete: table.columns.values().all(Column::is_complete),
             index,
             rows: 0,
         }
@@ -280,11 +284,19 @@ impl TableBuffer {
         self.columns = columns;
         self.index = index;
         self.by_table_index = positions_by_table_index(table);
+        self.all_columns_complete = table.columns.values().all(Column::is_complete);
         true
     }
 
-    pub(crate) fn column_count(&self) -> usize {
-        self.columns.len()
+    /// Returns true when the buffer has a builder for every complete column
+    /// of `table`. Columns are only ever added or completed, so when all
+    /// columns were complete and their number is the same, nothing changed
+    /// and the columns need not be counted again.
+    pub(crate) fn is_current(&self, table: &Table) -> bool {
+        if self.all_columns_complete && self.by_table_index.len() == table.columns.len() {
+            return true;
+        }
+        self.columns.len() == complete_column_count(table)
     }
 
     pub(crate) fn rows(&self) -> usize {

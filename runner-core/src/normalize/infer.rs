@@ -111,8 +111,9 @@ pub(crate) enum Cell<'a> {
     Json(String),
     /// The `_dlt_id` of a nested row of the buffer's table, to be hashed from
     /// its parent's id and list index when the batch is encoded. SHAKE-128
-    /// took about a third of the normalizer thread's instructions, and the
-    /// encoder thread has time to spare.
+    /// took about a third of the normalizer thread's instructions. The
+    /// encoder thread has time to spare, and without it the batch hashes
+    /// four ids at a time.
     PendingRowId { parent_id: String, index: usize },
 }
 
@@ -150,6 +151,17 @@ pub(crate) fn coerce<'a>(to: DataType, value: &Scalar<'a>) -> Coerced<'a> {
         DataType::Time => to_time(value),
         DataType::Binary => to_binary(value),
         DataType::Json => to_json(value),
+    }
+}
+
+/// Coerces like [`coerce`], but moves text and pending row ids into the
+/// cell instead of copying them. On failure, the value comes back with the
+/// error.
+pub(crate) fn coerce_owned<'a>(to: DataType, value: Scalar<'a>) -> Result<Cell<'a>, (CoerceError, Scalar<'a>)> {
+    match (to, value) {
+        (DataType::Text, Scalar::Text(text)) => Ok(Cell::Text(text)),
+        (DataType::Text, Scalar::PendingRowId { parent_id, index, .. }) => Ok(Cell::PendingRowId { parent_id, index }),
+        (to, value) => coerce(to, &value).map_err(|error| (error, value)),
     }
 }
 
@@ -565,14 +577,13 @@ fn parse_time_part(bytes: &[u8]) -> Option<(NaiveTime, &[u8])> {
             if let Some(&sep) = rest.first()
                 && (sep == b'.' || sep == b',')
             {
-                let fraction: Vec<u8> = rest[1..].iter().copied().take_while(u8::is_ascii_digit).collect();
-                if fraction.is_empty() {
+                let length = rest[1..].iter().take_while(|byte| byte.is_ascii_digit()).count();
+                if length == 0 {
                     return None;
                 }
-                rest = &rest[1 + fraction.len()..];
-                let mut padded = fraction;
-                padded.resize(6, b'0');
-                micros = digits(&padded[..6])?;
+                let micro_digits = length.min(6);
+                micros = digits(&rest[1..1 + micro_digits])? * 10u32.pow((6 - micro_digits) as u32);
+                rest = &rest[1 + length..];
             }
         }
     }
@@ -681,6 +692,14 @@ mod tests {
     fn fraction_truncated_to_micros() {
         let micros = parse_iso_datetime("1970-01-01T00:00:00.1234567", false);
         assert_eq!(micros, Some(123_456));
+    }
+
+    #[test]
+    fn short_fraction_padded_to_micros() {
+        assert_eq!(parse_iso_datetime("1970-01-01T00:00:00.5", false), Some(500_000));
+        assert_eq!(parse_iso_datetime("1970-01-01T00:00:00,05Z", false), Some(50_000));
+        assert_eq!(parse_iso_datetime("1970-01-01T00:00:00.000001", false), Some(1));
+        assert_eq!(parse_iso_datetime("1970-01-01T00:00:01.999999+00:00", false), Some(1_999_999));
     }
 
     #[test]

@@ -12,6 +12,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Number;
 
+use crate::json_parser::ObjectSizes;
+
 /// One JSON value. Objects keep their keys in input order. A key that
 /// repeats keeps its first position and takes the last value, as
 /// serde_json's ordered map and Python's `dict` do.
@@ -30,7 +32,13 @@ impl<'a> JsonValue<'a> {
     /// Text the fast parser does not accept goes to serde_json, which
     /// decides and words the error.
     pub fn parse(text: &'a [u8]) -> serde_json::Result<Self> {
-        let Some(value) = crate::json_parser::parse(text) else {
+        Self::parse_with_sizes(text, &mut ObjectSizes::default())
+    }
+
+    /// Parses like [`Self::parse`], allocating each object's entries at the
+    /// size that `sizes` holds for its nesting level (see [`ObjectSizes`]).
+    pub(crate) fn parse_with_sizes(text: &'a [u8], sizes: &mut ObjectSizes) -> serde_json::Result<Self> {
+        let Some(value) = crate::json_parser::parse_with_sizes(text, sizes) else {
             return crate::lines::parse_json(text);
         };
 
@@ -214,12 +222,13 @@ impl ParsedLines {
     pub fn parse<E>(text: Vec<u8>, mut on_error: impl FnMut(serde_json::Error, usize) -> E) -> Result<Self, E> {
         let text = text.into_boxed_slice();
         let mut rows: Vec<JsonValue<'_>> = Vec::new();
+        let mut sizes = ObjectSizes::default();
         for (index, (_, line)) in crate::lines::split_lines(&text).enumerate() {
             let line = line.trim_ascii_end();
             if line.is_empty() {
                 continue;
             }
-            rows.push(JsonValue::parse(line).map_err(|error| on_error(error, index))?);
+            rows.push(JsonValue::parse_with_sizes(line, &mut sizes).map_err(|error| on_error(error, index))?);
         }
 
         // SAFETY: the rows borrow from the heap buffer of `text`, and both

@@ -101,6 +101,9 @@ pub struct Normalizer<'a> {
     schema: &'a mut Schema,
     options: NormalizeOptions,
     outputs: NameMap<TableOutput>,
+    /// Per table (by index in the schema), the index of its output in
+    /// `outputs`, so that rows find it without hashing the table name.
+    output_indices: Vec<Option<usize>>,
     /// The Parquet encoder thread, when `options.threads` allows one.
     encoder: Option<Encoder>,
     /// Names of the columns added per table, in the order they were added.
@@ -130,6 +133,7 @@ impl<'a> Normalizer<'a> {
             schema,
             options,
             outputs: NameMap::default(),
+            output_indices: Vec::new(),
             encoder,
             added_columns: IndexMap::new(),
             names: names::NameCache::new(),
@@ -198,15 +202,41 @@ impl<'a> Normalizer<'a> {
     /// Returns the output of `table_name`, creating it and marking the table
     /// as having seen data on first use.
     fn output_for(&mut self, table_name: &str) -> &mut TableOutput {
-        if !self.outputs.contains_key(table_name) {
-            if let Some(table) = self.schema.tables.get_mut(table_name) {
-                table.mark_seen_data();
-            }
-            let encoder = self.encoder.as_ref().map(Encoder::handle);
-            let output = TableOutput::new(table_name, &self.options.jobs_dir, self.limits(), encoder);
-            self.outputs.insert(table_name.to_owned(), output);
+        let index = self.output_index_by_name(table_name);
+        &mut self.outputs[index]
+    }
+
+    /// Returns the index in `outputs` of `table_name`, creating the output
+    /// and marking the table as having seen data on first use.
+    fn output_index_by_name(&mut self, table_name: &str) -> usize {
+        if let Some(index) = self.outputs.get_index_of(table_name) {
+            return index;
         }
-        &mut self.outputs[table_name]
+
+        if let Some(table) = self.schema.tables.get_mut(table_name) {
+            table.mark_seen_data();
+        }
+        let encoder = self.encoder.as_ref().map(Encoder::handle);
+        let output = TableOutput::new(table_name, &self.options.jobs_dir, self.limits(), encoder);
+        let (index, _) = self.outputs.insert_full(table_name.to_owned(), output);
+        index
+    }
+
+    /// Returns [`Self::output_index_by_name`] for table number `table_index`
+    /// of the schema, named `table_name`, without hashing the name after the
+    /// first call. Tables are only ever added to the schema, so a table's
+    /// index never changes during a run.
+    fn output_index(&mut self, table_index: usize, table_name: &str) -> usize {
+        if let Some(Some(index)) = self.output_indices.get(table_index) {
+            return *index;
+        }
+
+        let index = self.output_index_by_name(table_name);
+        if self.output_indices.len() <= table_index {
+            self.output_indices.resize(table_index + 1, None);
+        }
+        self.output_indices[table_index] = Some(index);
+        index
     }
 
     /// Records a column added to the schema by this run.

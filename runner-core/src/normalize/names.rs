@@ -37,6 +37,40 @@ pub(crate) struct DltNames {
 #[derive(Default)]
 pub(crate) struct RowShape {
     seen: Vec<(Option<Name>, Box<str>, Name)>,
+    /// True when a key of the current row differed from the last row's key
+    /// at its place, so `unique_names` must be computed again.
+    changed: bool,
+    /// True when the names in `seen` differ from each other and none starts
+    /// with `_dlt_`. A row whose names all come from `seen` then needs no
+    /// search for a repeated name or an existing dlt column.
+    unique_names: bool,
+}
+
+impl RowShape {
+    /// Returns whether the names of the current row are unique and free of
+    /// dlt columns (see `unique_names`). Call it after the row's last
+    /// [`NameCache::column_at`]: every name of the row is then in `seen`.
+    pub(crate) fn has_unique_names(&mut self) -> bool {
+        if self.changed {
+            self.unique_names = names_are_unique(&self.seen);
+            self.changed = false;
+        }
+        self.unique_names
+    }
+}
+
+/// Returns true when no two names are equal and none starts with `_dlt_`.
+/// Quadratic, but it runs only when a table's row shape changes.
+fn names_are_unique(seen: &[(Option<Name>, Box<str>, Name)]) -> bool {
+    for (index, (_, _, name)) in seen.iter().enumerate() {
+        if name.starts_with("_dlt_") {
+            return false;
+        }
+        if seen[..index].iter().any(|(_, _, earlier)| earlier == name) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Caches of normalized names, keyed by the raw input text.
@@ -119,6 +153,7 @@ impl NameCache {
             Some(slot) => *slot = entry,
             None => shape.seen.push(entry),
         }
+        shape.changed = true;
         name
     }
 

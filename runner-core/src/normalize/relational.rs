@@ -41,7 +41,7 @@ impl Normalizer<'_> {
             }
         };
 
-        let (fields, lists) = self.flatten(root_table, object, context.max_nesting);
+        let flattened = self.flatten(root_table, object, context.max_nesting);
         let row = RowPosition {
             table: root_table,
             nested_table: None,
@@ -49,7 +49,7 @@ impl Normalizer<'_> {
             parent_id: None,
             index: 0,
         };
-        self.emit_row(&context, row, fields, lists, &[], context.max_nesting)
+        self.emit_row(&context, row, flattened, &[], context.max_nesting)
     }
 
     /// Resolves (once per root table) the nesting budget, root key
@@ -164,14 +164,16 @@ impl Normalizer<'_> {
     /// stack and are expanded afterwards, last-seen first, which fixes dlt's
     /// column order. Objects and lists at the end of the nesting budget, or
     /// under a column already typed `json`, stay inline.
-    fn flatten<'v>(&mut self, table: &str, object: &'v Entries<'v>, r_lvl: i64) -> (Fields<'v>, Lists<'v>) {
+    fn flatten<'v>(&mut self, table: &str, object: &'v Entries<'v>, r_lvl: i64) -> Flattened<'v> {
         let mut fields: Fields<'v> = Vec::with_capacity(object.len() + 3);
         let mut lists: Lists<'v> = Vec::new();
-        let mut stack: Vec<(&'v Entries<'v>, i64, Option<Name>)> = vec![(object, r_lvl, None)];
+        // Allocates only for rows with nested objects.
+        let mut stack: Vec<(&'v Entries<'v>, i64, Option<Name>)> = Vec::new();
         let mut shape = self.names.take_shape(table);
         let mut visit = 0;
 
-        while let Some((current, level, prefix)) = stack.pop() {
+        let mut next = Some((object, r_lvl, None));
+        while let Some((current, level, prefix)) = next {
             for (key, value) in current {
                 let name = self.names.column_at(&mut shape, visit, prefix.as_ref(), key);
                 visit += 1;
@@ -181,14 +183,27 @@ impl Normalizer<'_> {
                         stack.push((nested, level - 1, Some(name)));
                     }
                     JsonValue::Array(items) if !self.is_nested_type(table, &name, level) => {
-                        set_list(&mut lists, name, items.as_slice());
+                        lists.push((name, items.as_slice()));
                     }
-                    _ => set_field(&mut fields, name, Scalar::from_json(value)),
+                    _ => fields.push((name, Scalar::from_json(value))),
                 }
             }
+            next = stack.pop();
         }
+
+        // Two keys can normalize to one name (`a__b` and `a: {b}`). Rows
+        // whose names are known to be unique skip the search that merges them.
+        let unique_names = shape.has_unique_names();
         self.names.put_shape(table, shape);
-        (fields, lists)
+        if !unique_names {
+            fields = merge_repeated_fields(fields);
+            lists = merge_repeated_lists(lists);
+        }
+        Flattened {
+            fields,
+            lists,
+            unique_names,
+        }
     }
 
     /// Returns true when a value at `name` must stay inline as `json`.
@@ -211,27 +226,36 @@ impl Normalizer<'_> {
         &mut self,
         context: &RootContext,
         row: RowPosition<'_>,
-        mut fields: Fields<'v>,
-        lists: Lists<'v>,
+        flattened: Flattened<'v>,
         extend: &[(Name, Scalar<'v>)],
         r_lvl: i64,
     ) -> crate::Result<()> {
+        let Flattened {
+            mut fields,
+            lists,
+            unique_names,
+        } = flattened;
         for (name, value) in extend {
             set_field(&mut fields, name.clone(), value.clone());
         }
+        // Without propagated columns, a row of unique names has no dlt
+        // column yet, so the dlt columns are appended without a search.
+        let search_names = !(unique_names && extend.is_empty());
 
         let is_root = row.parent.is_none();
         if is_root {
             let load_id = Scalar::Text(Cow::Owned(self.options.load_id.clone()));
-            set_field(&mut fields, self.names.dlt.load_id.clone(), load_id);
+            add_field(&mut fields, self.names.dlt.load_id.clone(), load_id, search_names);
         }
 
         // A nested row without lists needs its id only in its own column, so
-        // with an encoder thread the hash is left to that thread.
-        let defer_id = self.encoder.is_some() && lists.is_empty();
-        let row_id = match existing_row_id(&fields) {
+        // it is hashed when its batch is encoded: on the encoder thread if
+        // there is one, else four ids at a time.
+        let defer_id = lists.is_empty();
+        let existing_id = if search_names { existing_row_id(&fields) } else { None };
+        let row_id = match existing_id {
             Some(row_id) => row_id,
-            None => self.add_row_id(context, &row, &mut fields, defer_id)?,
+            None => self.add_row_id(context, &row, &mut fields, defer_id, search_names)?,
         };
 
         // Root rows pass their propagated columns (the root key) down.
@@ -257,25 +281,30 @@ impl Normalizer<'_> {
 
     /// Adds `_dlt_parent_id`, `_dlt_list_idx` and `_dlt_id` to a nested row,
     /// or `_dlt_id` to a root row, and returns the id. With `defer`, a nested
-    /// row's id is left to the encoder and the returned id is empty.
+    /// row's id is hashed when its batch is encoded and the returned id is
+    /// empty. Without `search_names`, the columns are appended without a
+    /// search.
     fn add_row_id(
         &self,
         context: &RootContext,
         row: &RowPosition<'_>,
         fields: &mut Fields<'_>,
         defer: bool,
+        search_names: bool,
     ) -> crate::Result<String> {
+        let dlt = &self.names.dlt;
         let row_id = match row.parent_id {
             Some(parent_id) => {
-                set_field(fields, self.names.dlt.parent_id.clone(), Scalar::Text(Cow::Owned(parent_id.to_owned())));
-                set_field(fields, self.names.dlt.list_idx.clone(), Scalar::Int(row.index as i128));
+                let parent_value = Scalar::Text(Cow::Owned(parent_id.to_owned()));
+                add_field(fields, dlt.parent_id.clone(), parent_value, search_names);
+                add_field(fields, dlt.list_idx.clone(), Scalar::Int(row.index as i128), search_names);
                 if defer {
                     let pending = Scalar::PendingRowId {
                         parent_id: parent_id.to_owned(),
                         table: row.nested_table.cloned().unwrap_or_else(|| Name::from(row.table)),
                         index: row.index,
                     };
-                    set_field(fields, self.names.dlt.id.clone(), pending);
+                    add_field(fields, dlt.id.clone(), pending, search_names);
                     return Ok(String::new());
                 }
                 crate::load_id::nested_row_id(parent_id, row.table, row.index)
@@ -286,7 +315,7 @@ impl Normalizer<'_> {
             },
         };
 
-        set_field(fields, self.names.dlt.id.clone(), Scalar::Text(Cow::Owned(row_id.clone())));
+        add_field(fields, dlt.id.clone(), Scalar::Text(Cow::Owned(row_id.clone())), search_names);
         Ok(row_id)
     }
 
@@ -314,8 +343,8 @@ impl Normalizer<'_> {
 
             match item {
                 JsonValue::Object(object) => {
-                    let (fields, lists) = self.flatten(table, object, r_lvl);
-                    self.emit_row(context, row, fields, lists, extend, r_lvl)?;
+                    let flattened = self.flatten(table, object, r_lvl);
+                    self.emit_row(context, row, flattened, extend, r_lvl)?;
                 }
                 JsonValue::Array(inner) => {
                     // dlt wraps the inner list as `{"list": inner}` one level deeper.
@@ -325,15 +354,35 @@ impl Normalizer<'_> {
                     } else {
                         (Vec::new(), vec![(self.names.dlt.list.clone(), inner.as_slice())])
                     };
-                    self.emit_row(context, row, fields, lists, extend, level)?;
+                    self.emit_row(context, row, Flattened::searched(fields, lists), extend, level)?;
                 }
                 scalar => {
                     let fields = vec![(self.names.dlt.value.clone(), Scalar::from_json(scalar))];
-                    self.emit_row(context, row, fields, Vec::new(), extend, r_lvl)?;
+                    self.emit_row(context, row, Flattened::searched(fields, Vec::new()), extend, r_lvl)?;
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// The fields and nested lists of one row.
+struct Flattened<'v> {
+    fields: Fields<'v>,
+    lists: Lists<'v>,
+    /// True when no two fields or lists share a name and no name starts
+    /// with `_dlt_`, so dlt columns can be appended without a search.
+    unique_names: bool,
+}
+
+impl<'v> Flattened<'v> {
+    /// Wraps fields and lists whose names are not known to be unique.
+    fn searched(fields: Fields<'v>, lists: Lists<'v>) -> Self {
+        Flattened {
+            fields,
+            lists,
+            unique_names: false,
+        }
     }
 }
 
@@ -354,6 +403,35 @@ fn set_field<'v>(fields: &mut Fields<'v>, name: Name, value: Scalar<'v>) {
         Some(slot) => slot.1 = value,
         None => fields.push((name, value)),
     }
+}
+
+/// Adds a field with [`set_field`] when `search` is set, else appends it:
+/// the caller knows that `fields` lacks the name.
+fn add_field<'v>(fields: &mut Fields<'v>, name: Name, value: Scalar<'v>, search: bool) {
+    if search {
+        set_field(fields, name, value);
+    } else {
+        fields.push((name, value));
+    }
+}
+
+/// Applies [`set_field`] to each field in turn: a repeated name keeps its
+/// first position and its last value.
+fn merge_repeated_fields(fields: Fields<'_>) -> Fields<'_> {
+    let mut merged = Vec::with_capacity(fields.len() + 3);
+    for (name, value) in fields {
+        set_field(&mut merged, name, value);
+    }
+    merged
+}
+
+/// Applies [`set_list`] to each list in turn.
+fn merge_repeated_lists(lists: Lists<'_>) -> Lists<'_> {
+    let mut merged = Vec::with_capacity(lists.len());
+    for (name, items) in lists {
+        set_list(&mut merged, name, items);
+    }
+    merged
 }
 
 /// Sets a nested list like [`set_field`]: two keys that become one name

@@ -3,7 +3,7 @@
 
 use super::contract::{Verdict, is_new_table};
 use super::{Normalizer, RootContext};
-use super::infer::{Cell, CoerceError, Scalar, coerce};
+use super::infer::{Cell, CoerceError, Scalar, coerce, coerce_owned};
 use super::names::Name;
 use crate::Error;
 use crate::naming::make_path;
@@ -43,7 +43,8 @@ impl Normalizer<'_> {
         parent: Option<&str>,
         fields: Vec<(Name, Scalar<'v>)>,
     ) -> crate::Result<bool> {
-        let existing = self.schema.tables.get(table_name);
+        let existing_index = self.schema.tables.get_index_of(table_name);
+        let existing = existing_index.and_then(|index| self.schema.tables.get_index(index)).map(|(_, table)| table);
         let table_is_new = match parent {
             None => context.root_is_new,
             Some(_) => is_new_table(existing),
@@ -51,7 +52,10 @@ impl Normalizer<'_> {
         if is_new_table(existing) && !self.admit_new_table(&context.contract, table_name, 1)? {
             return Ok(false);
         }
-        let table_index = self.ensure_table(table_name, parent);
+        let table_index = match existing_index {
+            Some(index) => index,
+            None => self.ensure_table(table_name, parent),
+        };
 
         // Every field is fitted even after a `discard_row` verdict, because
         // dlt adds the row's other new columns before it drops the row.
@@ -60,13 +64,16 @@ impl Normalizer<'_> {
         let mut cells: Vec<(usize, Cell<'v>)> = Vec::with_capacity(fields.len());
         for (position, (name, value)) in fields.into_iter().enumerate() {
             if matches!(value, Scalar::Null) {
-                self.check_null(table_name, &name)?;
+                self.check_null(table_index, position, &name)?;
                 continue;
             }
-            if let Some(cell) = self.fit_existing(table_index, position, &name, &value)? {
-                cells.push(cell);
-                continue;
-            }
+            let value = match self.fit_existing(table_index, position, &name, value)? {
+                Ok(cell) => {
+                    cells.push(cell);
+                    continue;
+                }
+                Err(value) => value,
+            };
             match self.coerce_field(context, table_name, &name, &value, table_is_new)? {
                 Fitted::Cell(name, cell) => {
                     let index = self.schema.tables[table_index].columns.get_index_of(&*name).ok_or_else(|| {
@@ -83,9 +90,9 @@ impl Normalizer<'_> {
             return Ok(false);
         }
 
-        self.output_for(table_name);
+        let output_index = self.output_index(table_index, table_name);
         let table = &self.schema.tables[table_index];
-        let output = &mut self.outputs[table_name];
+        let output = &mut self.outputs[output_index];
         let buffer = output.buffer_for(table)?;
         for (index, _) in &mut cells {
             *index = buffer.position_of_column(*index).ok_or_else(|| {
@@ -98,17 +105,17 @@ impl Normalizer<'_> {
     }
 
     /// Coerces a value into its existing typed column, the path nearly every
-    /// value takes once a table's columns are known. Returns `None` when the
-    /// column is new or untyped, or the value needs a variant column.
+    /// value takes once a table's columns are known. Gives the value back
+    /// when the column is new or untyped, or the value needs a variant column.
     fn fit_existing<'v>(
         &mut self,
         table_index: usize,
         position: usize,
         name: &Name,
-        value: &Scalar<'v>,
-    ) -> crate::Result<Option<(usize, Cell<'v>)>> {
+        value: Scalar<'v>,
+    ) -> crate::Result<Result<(usize, Cell<'v>), Scalar<'v>>> {
         let Some(index) = self.column_index(table_index, position, name) else {
-            return Ok(None);
+            return Ok(Err(value));
         };
         let (table_name, table) = self
             .schema
@@ -116,10 +123,13 @@ impl Normalizer<'_> {
             .get_index(table_index)
             .ok_or_else(|| Error::Internal(format!("table number {table_index} is missing from the schema")))?;
         let Some(column_type) = table.columns.get_index(index).and_then(|(_, column)| column.data_type) else {
-            return Ok(None);
+            return Ok(Err(value));
         };
-        let cell = self.check_range(table_name, name, coerce(column_type, value))?;
-        Ok(cell.map(|cell| (index, cell)))
+        match coerce_owned(column_type, value) {
+            Ok(cell) => Ok(Ok((index, cell))),
+            Err((CoerceError::Incompatible, value)) => Ok(Err(value)),
+            Err((CoerceError::OutOfRange(integer), _)) => Err(out_of_range(table_name, name, &integer)),
+        }
     }
 
     /// Returns the index of column `name` in table number `table_index`.
@@ -129,13 +139,19 @@ impl Normalizer<'_> {
     /// tried first. Names are shared, so that check compares two pointers
     /// instead of hashing the name. Column indices never change during a
     /// run, because columns are only added.
+    #[inline]
     fn column_index(&mut self, table_index: usize, position: usize, name: &Name) -> Option<usize> {
         if let Some((known, index)) = self.column_memos.get(table_index).and_then(|memo| memo.get(position))
             && Name::ptr_eq(known, name)
         {
             return Some(*index);
         }
+        self.find_column_index(table_index, position, name)
+    }
 
+    /// Looks up column `name` by hashing it and remembers it for `position`.
+    #[inline(never)]
+    fn find_column_index(&mut self, table_index: usize, position: usize, name: &Name) -> Option<usize> {
         let index = self.schema.tables.get_index(table_index)?.1.columns.get_index_of(&**name)?;
         if self.column_memos.len() <= table_index {
             self.column_memos.resize_with(table_index + 1, Vec::new);
@@ -162,12 +178,18 @@ impl Normalizer<'_> {
 
     /// Rejects a null in a non-nullable column; other nulls are dropped, so
     /// a column that only ever had nulls never enters the schema.
-    fn check_null(&self, table_name: &str, name: &str) -> crate::Result<()> {
-        let column = self.schema.tables.get(table_name).and_then(|t| t.columns.get(name));
+    fn check_null(&mut self, table_index: usize, position: usize, name: &Name) -> crate::Result<()> {
+        let column_index = self.column_index(table_index, position, name);
+        let (table_name, table) = self
+            .schema
+            .tables
+            .get_index(table_index)
+            .ok_or_else(|| Error::Internal(format!("table number {table_index} is missing from the schema")))?;
+        let column = column_index.and_then(|index| table.columns.get_index(index)).map(|(_, column)| column);
         let non_nullable = match column {
             Some(column) if column.is_complete() => !column.nullable,
             Some(_) => false,
-            None => NOT_NULL_COLUMNS.contains(&name),
+            None => NOT_NULL_COLUMNS.contains(&&**name),
         };
         if non_nullable {
             return Err(Error::Normalize {
@@ -256,6 +278,7 @@ impl Normalizer<'_> {
 
     /// Maps a coercion result: `Some` on success, `None` when the value needs
     /// a variant, and an error for an integer outside int64.
+    #[inline]
     fn check_range<'v>(
         &self,
         table_name: &str,
@@ -265,13 +288,7 @@ impl Normalizer<'_> {
         match result {
             Ok(cell) => Ok(Some(cell)),
             Err(CoerceError::Incompatible) => Ok(None),
-            Err(CoerceError::OutOfRange(value)) => Err(Error::Normalize {
-                table: table_name.to_owned(),
-                message: format!(
-                    "integer {value} in column `{column_name}` is out of range for bigint (int64); \
-                     declare the column as decimal or wei, or send the value as a string"
-                ),
-            }),
+            Err(CoerceError::OutOfRange(integer)) => Err(out_of_range(table_name, column_name, &integer)),
         }
     }
 
@@ -304,6 +321,17 @@ impl Normalizer<'_> {
         }
 
         self.record_added_column(table_name, name);
+    }
+}
+
+/// Returns the error for an integer beyond int64 in a `bigint` column.
+fn out_of_range(table_name: &str, column_name: &str, integer: &str) -> Error {
+    Error::Normalize {
+        table: table_name.to_owned(),
+        message: format!(
+            "integer {integer} in column `{column_name}` is out of range for bigint (int64); \
+             declare the column as decimal or wei, or send the value as a string"
+        ),
     }
 }
 

@@ -547,6 +547,41 @@ fn colliding_lists_keep_last() {
 }
 
 #[test]
+fn colliding_fields_after_unique_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut schema = new_schema(&["t"]);
+    let rows = vec![
+        json!({"a": 1, "b": 2}),
+        json!({"a": 1, "b": 2}),
+        json!({"a": 3, "A": 5}),
+        json!({"a": 7, "b": 8}),
+        json!({"x": {"y": 1}, "x__y": 2}),
+    ];
+    let output = run(&mut schema, &dir, "t", rows);
+
+    let table = read_table(&output, "t");
+    assert_eq!(column_names(&schema, "t"), ["a", "b", "_dlt_load_id", "_dlt_id", "x__y"]);
+    assert_eq!(ints(&table, "a"), [Some(1), Some(1), Some(5), Some(7), None]);
+    assert_eq!(ints(&table, "b"), [Some(2), Some(2), None, Some(8), None]);
+    assert_eq!(ints(&table, "x__y"), [None, None, None, None, Some(1)]);
+}
+
+#[test]
+fn row_id_in_data_after_unique_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut schema = new_schema(&["t"]);
+    let rows = vec![json!({"id": 1}), json!({"id": 2, "_dlt_id": "given"}), json!({"id": 3})];
+    let output = run(&mut schema, &dir, "t", rows);
+
+    let table = read_table(&output, "t");
+    assert_eq!(column_names(&schema, "t"), ["id", "_dlt_load_id", "_dlt_id"]);
+    let ids = strings(&table, "_dlt_id");
+    assert_eq!(ids[1].as_deref(), Some("given"));
+    assert_eq!(ids[0].as_ref().map(String::len), Some(14));
+    assert_eq!(ids[2].as_ref().map(String::len), Some(14));
+}
+
+#[test]
 fn arrow_name_collision_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let mut schema = new_schema(&["arr"]);

@@ -15,7 +15,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
 use super::JobFile;
-use super::buffer::{PendingBatch, TableBuffer, complete_column_count};
+use super::buffer::{PendingBatch, TableBuffer};
 use super::infer::Cell;
 use crate::Error;
 use crate::schema::Table;
@@ -215,10 +215,7 @@ impl TableOutput {
     /// Returns a buffer whose columns match `table`, rotating the file when
     /// the table gained columns since the buffer was built.
     pub(crate) fn buffer_for(&mut self, table: &Table) -> crate::Result<&mut TableBuffer> {
-        let up_to_date = self
-            .buffer
-            .as_ref()
-            .is_some_and(|buffer| buffer.column_count() == complete_column_count(table));
+        let up_to_date = self.buffer.as_ref().is_some_and(|buffer| buffer.is_current(table));
         if !up_to_date {
             // Before the first flush no file fixes the schema yet, so the
             // buffer grows in place; after it, the file is finished and a
