@@ -16,6 +16,7 @@ use plugin_sdk::PluginError;
 use crate::config::DuckDbConfig;
 use crate::connection::{apply_settings, bounded_memory_limit, check_database_path, set_memory_limit, type_options};
 use crate::error::{database_error, open_error};
+use crate::freed_pages::PagePurger;
 use crate::small_database;
 use crate::sql::{TypeOptions, quote_identifier};
 
@@ -79,6 +80,12 @@ enum MemoryLimit {
         bounded_now: bool,
         lifted: bool,
     },
+}
+
+impl MemoryLimit {
+    fn is_bounded(&self) -> bool {
+        matches!(self, MemoryLimit::Managed { bounded_now: true, .. })
+    }
 }
 
 /// Job rows from which a package loads under the bounded `memory_limit`.
@@ -182,10 +189,11 @@ impl Engine {
             fsst,
             memory_limit,
         } = instance;
-        let attached = AttachedFile {
+        let mut attached = AttachedFile {
             connection,
             type_options: *type_options,
             new_file,
+            purger: None,
         };
         attached
             .connection
@@ -202,6 +210,9 @@ impl Engine {
             };
             fit_small_database(attached.connection, threads, fsst, small)?;
             fit_memory_limit(attached.connection, memory_limit, job_rows)?;
+            if memory_limit.is_bounded() {
+                attached.purger = PagePurger::start();
+            }
         }
         Ok(attached)
     }
@@ -266,6 +277,10 @@ pub(crate) struct AttachedFile<'a> {
     pub(crate) type_options: TypeOptions,
     /// True when this attach created the file, so it contains no tables.
     pub(crate) new_file: bool,
+    /// Thread that purges DuckDB's freed pages while a load runs under the
+    /// bounded `memory_limit`. Fields drop after `drop`, so it stops after
+    /// the file is detached.
+    purger: Option<PagePurger>,
 }
 
 impl Drop for AttachedFile<'_> {
@@ -557,6 +572,26 @@ mod tests {
     }
 
     #[test]
+    fn purger_runs_only_while_bounded() {
+        let dir = tempfile::tempdir().expect("create temporary folder");
+        let mut engine = Engine::start_now(DuckDbConfig::new(dir.path().join("w.duckdb"))).expect("start DuckDB");
+        // The purger looks for jemalloc only on Linux and only in
+        // libduckdb.so, which the bundled build does not have.
+        let has_jemalloc = cfg!(all(target_os = "linux", not(feature = "bundled")));
+
+        let large = engine.attach_for_load(LARGE_PACKAGE_ROWS).expect("attach for a large package");
+        assert_eq!(large.purger.is_some(), has_jemalloc);
+        drop(large);
+
+        let small = engine.attach_for_load(LARGE_PACKAGE_ROWS - 1).expect("attach for a smaller package");
+        assert!(small.purger.is_none());
+        drop(small);
+
+        let plain = engine.attach().expect("attach");
+        assert!(plain.purger.is_none());
+    }
+
+    #[test]
     fn bounded_memory_limit_follows_threads() {
         let dir = tempfile::tempdir().expect("create temporary folder");
         let config = DuckDbConfig::new(dir.path().join("w.duckdb"))
@@ -578,7 +613,9 @@ mod tests {
                 .unwrap();
             let mut engine = Engine::start_now(config).expect("start DuckDB");
 
-            drop(engine.attach_for_load(LARGE_PACKAGE_ROWS).expect("attach for a large package"));
+            let attached = engine.attach_for_load(LARGE_PACKAGE_ROWS).expect("attach for a large package");
+            assert!(attached.purger.is_none(), "setting {name}");
+            drop(attached);
 
             assert_eq!(memory_limit_setting(&mut engine), "1.0 GiB", "setting {name}");
             assert!(!engine.lift_default_memory_limit().expect("lift"), "setting {name}");

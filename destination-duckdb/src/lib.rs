@@ -45,6 +45,7 @@ mod destination;
 mod dlt_tables;
 mod engine;
 mod error;
+mod freed_pages;
 mod load;
 mod merge;
 mod restore;
