@@ -197,7 +197,6 @@ impl Normalizer<'_> {
         self.names.put_shape(table, shape);
         if !unique_names {
             fields = merge_repeated_fields(fields);
-            lists = merge_repeated_lists(lists);
         }
         Flattened {
             fields,
@@ -272,9 +271,10 @@ impl Normalizer<'_> {
             return Ok(());
         }
 
-        for (path, items) in lists {
-            let child_table = self.names.child_table(row.table, &path);
-            self.normalize_list(context, &child_table, row.table, items, extend, &row_id, r_lvl - 1)?;
+        for (position, (path, items)) in lists.iter().enumerate() {
+            let first_index = if unique_names { 0 } else { items_before(&lists[..position], path) };
+            let child_table = self.names.child_table(row.table, path);
+            self.normalize_list(context, &child_table, row.table, items, first_index, extend, &row_id, r_lvl - 1)?;
         }
         Ok(())
     }
@@ -321,6 +321,7 @@ impl Normalizer<'_> {
 
     /// Writes each list element as a row of `table`: objects are flattened,
     /// lists go through a `list` intermediary and scalars become `value`.
+    /// List indices start at `first_index`.
     #[allow(clippy::too_many_arguments)]
     fn normalize_list<'v>(
         &mut self,
@@ -328,11 +329,12 @@ impl Normalizer<'_> {
         table: &Name,
         parent_table: &str,
         items: &'v [JsonValue<'v>],
+        first_index: usize,
         extend: &[(Name, Scalar<'v>)],
         parent_id: &str,
         r_lvl: i64,
     ) -> crate::Result<()> {
-        for (index, item) in items.iter().enumerate() {
+        for (index, item) in (first_index..).zip(items) {
             let row = RowPosition {
                 table,
                 nested_table: Some(table),
@@ -425,23 +427,18 @@ fn merge_repeated_fields(fields: Fields<'_>) -> Fields<'_> {
     merged
 }
 
-/// Applies [`set_list`] to each list in turn.
-fn merge_repeated_lists(lists: Lists<'_>) -> Lists<'_> {
-    let mut merged = Vec::with_capacity(lists.len());
-    for (name, items) in lists {
-        set_list(&mut merged, name, items);
-    }
-    merged
-}
-
-/// Sets a nested list like [`set_field`]: two keys that become one name
-/// keep one list, the last, as dlt's dict of nested lists does. Keeping both
-/// would give their rows the same list indices and so the same row ids.
-fn set_list<'v>(lists: &mut Lists<'v>, name: Name, items: &'v [JsonValue<'v>]) {
-    match lists.iter_mut().find(|(existing, _)| Name::ptr_eq(existing, &name) || *existing == name) {
-        Some(slot) => slot.1 = items,
-        None => lists.push((name, items)),
-    }
+/// Returns the number of items in the lists of `earlier` named `name`.
+///
+/// Two keys that normalize to one name (`a__b` and `a: {b}`, `l` and `L`)
+/// feed one nested table, so their lists share one numbering, and each row
+/// gets its own list index and row id. dlt numbers each list from 0, which
+/// gives two rows the same `_dlt_id`.
+fn items_before(earlier: &[(Name, &[JsonValue<'_>])], name: &Name) -> usize {
+    earlier
+        .iter()
+        .filter(|(existing, _)| Name::ptr_eq(existing, name) || existing == name)
+        .map(|(_, items)| items.len())
+        .sum()
 }
 
 /// Returns a `_dlt_id` the row already carries, which dlt keeps.

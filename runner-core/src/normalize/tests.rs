@@ -535,15 +535,25 @@ fn non_nullable_fields_in_parquet() {
 }
 
 #[test]
-fn colliding_lists_keep_last() {
+fn colliding_lists_concatenate() {
     let dir = tempfile::tempdir().unwrap();
     let mut schema = new_schema(&["t"]);
-    let output = run(&mut schema, &dir, "t", vec![json!({"id": 1, "l": [1, 2], "L": [3]})]);
+    let rows = vec![
+        json!({"id": 1, "l": [1, 2], "L": [3]}),
+        json!({"id": 2, "a__b": [4], "a": {"b": [5, 6]}}),
+        json!({"id": 3, "a__b": [7], "A": {"b": []}}),
+    ];
+    let output = run(&mut schema, &dir, "t", rows);
 
     let nested = read_table(&output, "t__l");
-    assert_eq!(nested.num_rows(), 1);
-    assert_eq!(ints(&nested, "value"), [Some(3)]);
-    assert_eq!(ints(&nested, "_dlt_list_idx"), [Some(0)]);
+    assert_eq!(ints(&nested, "value"), [Some(1), Some(2), Some(3)]);
+    assert_eq!(ints(&nested, "_dlt_list_idx"), [Some(0), Some(1), Some(2)]);
+    let ids = strings(&nested, "_dlt_id");
+    assert!(ids[0] != ids[2], "rows of the two lists share id {:?}", ids[0]);
+
+    let nested = read_table(&output, "t__a__b");
+    assert_eq!(ints(&nested, "value"), [Some(4), Some(5), Some(6), Some(7)]);
+    assert_eq!(ints(&nested, "_dlt_list_idx"), [Some(0), Some(1), Some(2), Some(0)]);
 }
 
 #[test]
