@@ -53,9 +53,21 @@ impl DuckDbDestination {
 
     /// Attaches the database file and applies the package in one transaction.
     fn load_once(&mut self, request: &LoadRequest) -> Result<LoadReport, PluginError> {
-        let attached = self.engine.attach_for_load(small_database::job_rows(request))?;
-        let (type_options, new_file) = (attached.type_options, attached.new_file);
-        load::load_package(&mut *attached.connection, type_options, new_file, request).inspect_err(|error| {
+        let (first, assumed_new_file) = self.attach_and_load(request);
+
+        // A load into a file that did not exist skips listing the stored
+        // tables. Another process may create the file between that check and
+        // the ATTACH, and then a table "already exists". The attempt was
+        // rolled back and the file exists now, so a second attempt lists the
+        // tables.
+        let result = match first {
+            Err(error) if assumed_new_file && error.to_string().contains("already exists") => {
+                tracing::debug!(load_id = %request.load_id, %error, "another process created the DuckDB database during the load, so the load runs again");
+                self.attach_and_load(request).0
+            }
+            other => other,
+        };
+        result.inspect_err(|error| {
             tracing::warn!(
                 load_id = %request.load_id,
                 dataset = %request.dataset_name,
@@ -64,6 +76,18 @@ impl DuckDbDestination {
                 "load package failed and was rolled back"
             );
         })
+    }
+
+    /// Runs one load attempt. Also returns whether the attach found no
+    /// database file, so that the attempt assumed an empty database.
+    fn attach_and_load(&mut self, request: &LoadRequest) -> (Result<LoadReport, PluginError>, bool) {
+        let attached = match self.engine.attach_for_load(small_database::job_rows(request)) {
+            Ok(attached) => attached,
+            Err(error) => return (Err(error), false),
+        };
+        let (type_options, new_file) = (attached.type_options, attached.new_file);
+        let result = load::load_package(&mut *attached.connection, type_options, new_file, request);
+        (result, new_file)
     }
 
     /// Attaches the database file for reading, or returns `None` when it does

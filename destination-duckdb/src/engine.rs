@@ -161,8 +161,6 @@ impl Engine {
     fn attach_with_threads(&mut self, job_rows: Option<u64>) -> Result<AttachedFile<'_>, PluginError> {
         let database = self.config.database.clone();
         check_database_path(&database)?;
-        // ATTACH creates a missing file, so whether it exists is read first.
-        let new_file = !database.exists();
         let path = database.to_str().ok_or_else(|| {
             PluginError::config(format!(
                 "DuckDB database path {} is not valid UTF-8. Set `credentials` to a UTF-8 path",
@@ -170,6 +168,11 @@ impl Engine {
             ))
         })?;
         let instance = self.instance()?;
+
+        // ATTACH creates a missing file, so whether it exists is read just
+        // before, after waiting for the instance. Another process can still
+        // create the file in between (see `DuckDbDestination::load_once`).
+        let new_file = !database.exists();
 
         tracing::debug!(database = %database.display(), "attaching DuckDB database");
         let attach = format!(
