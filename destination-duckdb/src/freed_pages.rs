@@ -14,10 +14,14 @@
 //! own. A decay of 0 ms, which purges at every free, made the 10M-event
 //! load page-fault 3.2M more times and take 55 s instead of 31 s (one run).
 //!
+//! On a quiet 2-vCPU machine, 1M events peaked at 235 MiB. With a purge
+//! every 200 ms, 10M events peaked at 264 and 268 MiB, and with one every
+//! 50 ms at 250 and 262 MiB. The load step took 26 to 28 s either way.
+//!
 //! NOTE: whether the purger costs load time is not settled. On a busy
-//! 2-vCPU machine the 10M-event load step took 36 to 54 s with it and 26 to
-//! 68 s without it (four and three runs), and the 1M-event load did not
-//! measurably change.
+//! 2-vCPU machine the 10M-event load step took 36 to 54 s with a 200 ms
+//! interval and 26 to 68 s without the purger (four and three runs), and
+//! the 1M-event load did not measurably change.
 //!
 //! Nothing is purged on systems other than Linux, nor with the `bundled`
 //! feature, which links DuckDB without a libduckdb.so to look in.
@@ -28,8 +32,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Time between two purges. Freed pages that a load reuses within it are
-/// not faulted in again.
-pub(crate) const PURGE_INTERVAL: Duration = Duration::from_millis(200);
+/// not faulted in again. A quiet machine frees pages faster than a busy
+/// one, so 200 ms was too long there (see the module docs).
+pub(crate) const PURGE_INTERVAL: Duration = Duration::from_millis(50);
 
 /// jemalloc's `mallctl`: reads a value into `old` and writes `new`, by name.
 type Mallctl = unsafe extern "C" fn(
