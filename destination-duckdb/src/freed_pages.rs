@@ -16,7 +16,8 @@
 //!
 //! On a quiet 2-vCPU machine, 1M events peaked at 235 MiB. With a purge
 //! every 200 ms, 10M events peaked at 264 and 268 MiB, and with one every
-//! 50 ms at 250 and 262 MiB. The load step took 26 to 28 s either way.
+//! 50 ms at 248 to 262 MiB (three runs). The load step took 26 to 28 s
+//! either way.
 //!
 //! NOTE: whether the purger costs load time is not settled. On a busy
 //! 2-vCPU machine the 10M-event load step took 36 to 54 s with a 200 ms
