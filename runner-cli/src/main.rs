@@ -2,6 +2,7 @@
 
 mod exit;
 mod logging;
+mod output;
 mod progress;
 mod run;
 mod trace;

@@ -8,6 +8,7 @@ use clap::Args;
 use runner_core::project::{OpenOptions, open_pipeline};
 
 use crate::progress::ProgressDisplay;
+use crate::output::{out, outln};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -66,12 +67,12 @@ pub fn run(project: Option<&Path>, name: &str, args: &RunArgs, quiet: bool) -> a
 
     if !quiet {
         if let Some(pending) = &outcome.pending {
-            println!("Pending data from an earlier run:");
-            print!("{pending}");
+            outln!("Pending data from an earlier run:");
+            out!("{pending}");
         }
         match &outcome.run {
-            Some(info) => print!("{info}"),
-            None => println!("Pipeline {name}: no new data to load"),
+            Some(info) => out!("{info}"),
+            None => outln!("Pipeline {name}: no new data to load"),
         }
     }
 
@@ -97,12 +98,12 @@ pub fn sync(project: Option<&Path>, name: &str, args: &SyncArgs, quiet: bool) ->
     let outcome = pipeline.sync()?;
     if !quiet {
         match outcome {
-            runner_core::pipeline::SyncOutcome::Restored { state_version, schemas } => println!(
+            runner_core::pipeline::SyncOutcome::Restored { state_version, schemas } => outln!(
                 "Pipeline {name}: restored state version {state_version} and schemas {} from destination {}",
                 schemas.join(", "),
                 pipeline.destination().name
             ),
-            runner_core::pipeline::SyncOutcome::NothingStored | runner_core::pipeline::SyncOutcome::UpToDate => println!(
+            runner_core::pipeline::SyncOutcome::NothingStored | runner_core::pipeline::SyncOutcome::UpToDate => outln!(
                 "Pipeline {name}: destination {} holds no state for this pipeline; the working directory is empty",
                 pipeline.destination().name
             ),
@@ -128,9 +129,9 @@ pub fn drop_pending(project: Option<&Path>, name: &str, args: &DropPendingArgs, 
     let dropped = pipeline.drop_pending_packages()?;
     if !quiet {
         if dropped.is_empty() {
-            println!("Pipeline {name}: no pending packages");
+            outln!("Pipeline {name}: no pending packages");
         } else {
-            println!(
+            outln!(
                 "Pipeline {name}: dropped {} pending package(s): {}; the local state was rewound to before them",
                 dropped.len(),
                 dropped.join(", ")

@@ -7,6 +7,7 @@ use runner_core::pipeline::default_pipelines_dir;
 use runner_core::trace::{AttemptTrace, StepTrace, TraceStore};
 
 use crate::run::CommonArgs;
+use crate::output::{out, outln};
 
 #[derive(Debug, Args)]
 pub struct TraceArgs {
@@ -38,9 +39,9 @@ pub fn print_last_trace(project: Option<&std::path::Path>, name: &str, args: &Tr
     })?;
 
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&trace)?);
+        outln!("{}", serde_json::to_string_pretty(&trace)?);
     } else {
-        print!("{}", render(&trace));
+        out!("{}", render(&trace));
     }
     Ok(())
 }

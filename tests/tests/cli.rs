@@ -124,6 +124,27 @@ fn run_prints_summary() {
 }
 
 #[test]
+fn closed_stdout_does_not_fail_run() {
+    let project = TestProject::new(COUNTRIES_YML);
+    project.add_example_data("countries.json");
+
+    // The reader of standard output goes away before the summary is printed.
+    let mut child = project
+        .dlt_command(&["pipeline", "countries_pipeline", "run"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+
+    assert_success(&output);
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+    let connection = project.duckdb("warehouse.duckdb");
+    assert_eq!(count_rows(&connection, "world.countries"), 250);
+}
+
+#[test]
 fn append_twice_doubles_rows() {
     let project = TestProject::new(COUNTRIES_YML);
     project.add_example_data("countries.json");

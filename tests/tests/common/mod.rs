@@ -85,16 +85,21 @@ impl TestProject {
 
     /// Runs `dlt` as [`TestProject::dlt`] does, with extra environment variables.
     pub fn dlt_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        Command::new(dlt_binary())
+        self.dlt_command(args).envs(env.iter().copied()).output().unwrap()
+    }
+
+    /// Returns the command of `dlt --project <dir> <args>` with this
+    /// project's data folder, for a caller that wires its pipes itself.
+    pub fn dlt_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(dlt_binary());
+        command
             .arg("--project")
             .arg(self.path())
             .args(args)
             .env("DLT_DATA_DIR", self.data_dir())
             .env_remove("DLT_PLUGIN_DIR")
-            .env_remove("RUST_LOG")
-            .envs(env.iter().copied())
-            .output()
-            .unwrap()
+            .env_remove("RUST_LOG");
+        command
     }
 
     pub fn duckdb(&self, file_name: &str) -> duckdb::Connection {
