@@ -56,7 +56,7 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
         ),
         Some(ErrorCategory::Transient) => (
             RUN_FAILED,
-            "the failed package is kept in the working directory; run the same command again to finish it",
+            "this error may pass: run the same command again; data extracted before it stays in the working directory and loads first",
         ),
         Some(ErrorCategory::Internal) | None => (
             RUN_FAILED,
