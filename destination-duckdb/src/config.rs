@@ -63,6 +63,14 @@ impl DuckDbConfig {
         Ok(self)
     }
 
+    /// Returns whether the configuration sets any of the DuckDB settings
+    /// `names`, compared without case as DuckDB compares them.
+    pub fn sets_any(&self, names: &[&str]) -> bool {
+        self.settings
+            .iter()
+            .any(|setting| names.iter().any(|name| setting.name.eq_ignore_ascii_case(name)))
+    }
+
     /// Parses a `dlt.yml` destination entry given as JSON.
     ///
     /// `credentials` is a path string or a `{database: path}` mapping:

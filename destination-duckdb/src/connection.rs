@@ -56,11 +56,7 @@ pub(crate) fn bounded_memory_limit(
     connection: &Connection,
     config: &DuckDbConfig,
 ) -> Result<Option<(String, String)>, PluginError> {
-    let configured = config
-        .settings
-        .iter()
-        .any(|setting| ["memory_limit", "max_memory"].contains(&setting.name.to_ascii_lowercase().as_str()));
-    if configured {
+    if config.sets_any(&["memory_limit", "max_memory"]) {
         return Ok(None);
     }
 

@@ -54,7 +54,8 @@ enum ThreadCount {
     Managed { default: i64, current: i64 },
 }
 
-/// Whether the checkpoints of an instance analyze FSST compression.
+/// The FSST setting of an instance: whether its checkpoints analyze FSST
+/// compression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FsstSetting {
     /// `disabled_compression_methods` is set in the configuration and never
@@ -425,13 +426,9 @@ fn fit_small_database(
 /// `disabled_compression_methods`. DuckDB's default thread count is read
 /// first, for other loads.
 fn start_small(connection: &Connection, config: &DuckDbConfig) -> Result<(ThreadCount, FsstSetting), PluginError> {
-    let threads_configured = config
-        .settings
-        .iter()
-        .any(|setting| setting.name.eq_ignore_ascii_case("threads") || setting.name.eq_ignore_ascii_case("worker_threads"));
     let mut statements = Vec::new();
 
-    let threads = if threads_configured {
+    let threads = if config.sets_any(&["threads", "worker_threads"]) {
         ThreadCount::Configured
     } else {
         let default: i64 = connection

@@ -64,10 +64,7 @@ pub(crate) fn job_rows(request: &LoadRequest) -> u64 {
 /// Returns whether the configuration sets `disabled_compression_methods`,
 /// which the destination then leaves as it is.
 pub(crate) fn fsst_configured(config: &DuckDbConfig) -> bool {
-    config
-        .settings
-        .iter()
-        .any(|setting| setting.name.eq_ignore_ascii_case("disabled_compression_methods"))
+    config.sets_any(&["disabled_compression_methods"])
 }
 
 /// Returns the statement that makes the instance's checkpoints skip FSST

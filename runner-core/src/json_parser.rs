@@ -55,9 +55,10 @@ pub(crate) fn parse(text: &[u8]) -> Option<JsonValue<'_>> {
     parse_with_sizes(text, &mut ObjectSizes::default())
 }
 
-/// Parses like `parse`, borrowing strings without escapes; `None` means
-/// this parser did not accept the text. Each object's entries are allocated at the size that `sizes`
-/// holds for its nesting level, which the call then updates.
+/// Parses like `parse`, borrowing strings without escapes. `None` means
+/// this parser did not accept the text. Each object's entries are allocated
+/// at the size that `sizes` contains for its nesting level, which the call
+/// then updates.
 pub(crate) fn parse_with_sizes<'a>(text: &'a [u8], sizes: &mut ObjectSizes) -> Option<JsonValue<'a>> {
     let text = std::str::from_utf8(text).ok()?;
     let mut parser = Parser::new(text);
@@ -77,7 +78,7 @@ pub(crate) struct ObjectSizes([u8; ObjectSizes::LEVELS]);
 
 impl ObjectSizes {
     const LEVELS: usize = 8;
-    /// Larger objects grow as before; the cap bounds the memory an object
+    /// Larger objects grow as needed. The cap bounds the memory an object
     /// reserves after a large one at its level.
     const MAX_SIZE: usize = 32;
 
