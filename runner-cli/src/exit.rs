@@ -1,9 +1,8 @@
 //! Exit codes and the final error message.
 
-use std::process::ExitCode;
-
 use runner_core::error::ErrorCategory;
 
+pub const SUCCESS: u8 = 0;
 /// The command line, the project configuration or a destination setting is
 /// invalid, or a plugin is missing.
 pub const CONFIG_ERROR: u8 = 2;
@@ -28,7 +27,7 @@ Data extracted before a failure stays pending and is loaded first by the next ru
 `dlt pipeline <name> drop-pending-packages` discards it instead.";
 
 /// Prints the error with its causes and a hint, and returns the exit code.
-pub fn report(error: &anyhow::Error) -> ExitCode {
+pub fn report(error: &anyhow::Error) -> u8 {
     let category = error
         .chain()
         .find_map(|cause| cause.downcast_ref::<runner_core::Error>())
@@ -64,6 +63,26 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
         ),
     };
     eprintln!("hint: {hint}");
-    ExitCode::from(code)
+    code
 }
 
+/// Ends the process with `code` once standard output is flushed, without
+/// the C library's exit handlers.
+///
+/// Those handlers free memory that the kernel takes back anyway: mimalloc
+/// returns its free pages one range at a time, and libduckdb runs the
+/// destructors of its static objects. In a three-row run of about 50 ms
+/// that took about 2 ms (median of 50 interleaved runs). Every file a
+/// command writes is closed and synced before it returns, and logs go to
+/// standard error, which is not buffered.
+pub fn end_process(code: u8) -> ! {
+    crate::output::flush();
+    #[cfg(unix)]
+    {
+        // SAFETY: `_exit` ends the process at once; nothing of this process
+        // runs after it, so no state it leaves behind can be observed.
+        unsafe { libc::_exit(i32::from(code)) }
+    }
+    #[cfg(not(unix))]
+    std::process::exit(i32::from(code))
+}

@@ -18,6 +18,15 @@ pub fn write(text: Arguments<'_>) {
     }
 }
 
+/// Flushes standard output, with the error handling of [`write`].
+pub fn flush() {
+    match std::io::stdout().lock().flush() {
+        Ok(()) => {}
+        Err(error) if error.kind() == ErrorKind::BrokenPipe => {}
+        Err(error) => tracing::warn!(%error, "failed to write the report to standard output"),
+    }
+}
+
 /// Prints like `print!` through [`write`].
 macro_rules! out {
     ($($arg:tt)*) => {

@@ -1,7 +1,6 @@
 //! `dlt pipeline <name> run` and `dlt pipeline <name> sync`.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
@@ -43,7 +42,7 @@ pub(crate) fn project_dir(project: Option<&Path>) -> anyhow::Result<PathBuf> {
 
 /// Returns success, or [`crate::exit::TRACES_NOT_STORED`] when the data
 /// loaded but a trace could not be written or loaded.
-pub fn run(project: Option<&Path>, name: &str, args: &RunArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+pub fn run(project: Option<&Path>, name: &str, args: &RunArgs, quiet: bool) -> anyhow::Result<u8> {
     let options = OpenOptions {
         pipelines_dir: args.common.pipelines_dir.clone(),
         trace_failed_open: true,
@@ -77,13 +76,13 @@ pub fn run(project: Option<&Path>, name: &str, args: &RunArgs, quiet: bool) -> a
     }
 
     if outcome.trace_warnings.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(crate::exit::SUCCESS);
     }
     for warning in &outcome.trace_warnings {
         eprintln!("warning: {warning}");
     }
     eprintln!("hint: the data above is loaded; the kept traces load with the next run that stores traces");
-    Ok(ExitCode::from(crate::exit::TRACES_NOT_STORED))
+    Ok(crate::exit::TRACES_NOT_STORED)
 }
 
 pub fn sync(project: Option<&Path>, name: &str, args: &SyncArgs, quiet: bool) -> anyhow::Result<()> {

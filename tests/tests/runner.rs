@@ -5,7 +5,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -79,6 +80,18 @@ fn rows(ids: std::ops::RangeInclusive<i64>) -> impl FnMut() -> runner_core::Resu
     move || {
         let items: Vec<Value> = ids.clone().map(|id| json!({"id": id, "name": format!("n{id}")})).collect();
         Ok(Source::new("numbers", vec![Resource::from_rows("numbers", items)]))
+    }
+}
+
+/// `rows`, recording the thread that reads the source.
+fn rows_recording_thread(
+    ids: std::ops::RangeInclusive<i64>,
+    thread: Arc<Mutex<Option<ThreadId>>>,
+) -> impl FnMut() -> runner_core::Result<Source> + Send + 'static {
+    let mut source = rows(ids);
+    move || {
+        *thread.lock().unwrap() = Some(std::thread::current().id());
+        source()
     }
 }
 
@@ -256,6 +269,49 @@ fn failing_step_outside_retry_steps_is_tried_once() {
 
     assert_eq!(error.category(), plugin_sdk::ErrorCategory::Transient, "{error}");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn blocking_run_works_on_the_calling_thread() {
+    let setup = Setup::new();
+    let thread = Arc::new(Mutex::new(None));
+    let mut runner = Runner::new(setup.pipeline(0, "transient"), RunnerOptions::default());
+
+    runner.run_blocking(rows_recording_thread(1..=3, Arc::clone(&thread))).unwrap();
+
+    assert_eq!(*thread.lock().unwrap(), Some(std::thread::current().id()));
+    assert_eq!(count_rows(&setup.connection(), "ds.numbers"), 3);
+}
+
+#[test]
+fn async_run_works_on_the_blocking_pool() {
+    let setup = Setup::new();
+    let thread = Arc::new(Mutex::new(None));
+    let mut runner = Runner::new(setup.pipeline(0, "transient"), RunnerOptions::default());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+
+    runtime.block_on(runner.run(rows_recording_thread(1..=3, Arc::clone(&thread)))).unwrap();
+
+    let source_thread = thread.lock().unwrap().expect("the source was read");
+    assert_ne!(source_thread, std::thread::current().id(), "the caller's runtime thread stays free");
+    assert_eq!(count_rows(&setup.connection(), "ds.numbers"), 3);
+
+    // The blocking form afterwards runs on the calling thread again.
+    runner.run_blocking(rows_recording_thread(4..=5, Arc::clone(&thread))).unwrap();
+    assert_eq!(*thread.lock().unwrap(), Some(std::thread::current().id()));
+}
+
+#[test]
+fn panic_in_blocking_run_is_an_internal_error() {
+    let setup = Setup::new();
+    let mut runner = Runner::new(setup.pipeline(0, "transient"), RunnerOptions::default());
+
+    let error = runner
+        .run_blocking(|| -> runner_core::Result<Source> { panic!("source exploded") })
+        .unwrap_err();
+
+    assert!(matches!(error, Error::Internal(_)), "{error:?}");
+    assert!(error.to_string().contains("source exploded"), "{error}");
 }
 
 fn waits_of(policy: Box<dyn plugin_sdk::RetryPolicy>, attempts_failing: u64) -> (Vec<Duration>, u64) {

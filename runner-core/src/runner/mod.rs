@@ -23,7 +23,10 @@
 //!   [`RunOutcome::trace_warnings`]. Without a trace pipeline, `traces/`
 //!   keeps the newest `max_trace_files` files.
 //!
-//! Pipeline work blocks, so each attempt runs on tokio's blocking pool.
+//! Pipeline work blocks, so under [`Runner::run`] each attempt runs on
+//! tokio's blocking pool. The blocking forms ([`Runner::run_blocking`],
+//! [`Runner::finalize_blocking`]) own their runtime and run it on the
+//! calling thread instead.
 
 pub mod clock;
 pub mod policy;
@@ -142,6 +145,22 @@ pub struct Runner {
     trace_sink: Option<Arc<Mutex<TraceSink>>>,
     /// Trace failures since the last `run` or `finalize` started.
     trace_warnings: Vec<String>,
+    /// The thread that runs blocking pipeline work; see [`Executor`].
+    executor: Executor,
+}
+
+/// The thread on which [`Runner`] runs blocking pipeline work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Executor {
+    /// On tokio's blocking pool, so a caller's runtime keeps serving other
+    /// tasks.
+    BlockingPool,
+    /// On the calling thread. Used by the blocking forms, whose
+    /// single-threaded runtime has no other task to serve. A pool thread
+    /// started for a short run is placed by the kernel while the DuckDB
+    /// instance starts on the other core, and has been seen waiting 3 ms
+    /// for that core with this one idle.
+    CallingThread,
 }
 
 /// Progress of one `run` across attempts.
@@ -160,6 +179,7 @@ impl Runner {
             clock: Arc::new(TokioClock),
             trace_sink: None,
             trace_warnings: Vec::new(),
+            executor: Executor::BlockingPool,
         }
     }
 
@@ -212,21 +232,37 @@ impl Runner {
         }
     }
 
-    /// Runs `f` on the pipeline on tokio's blocking pool.
+    /// Runs `f` on the pipeline, on tokio's blocking pool or on the calling
+    /// thread (see [`Executor`]).
     pub async fn with_pipeline<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Pipeline) -> Result<T> + Send + 'static,
     {
         let pipeline = Arc::clone(&self.pipeline);
-        tokio::task::spawn_blocking(move || {
+        let work = move || {
             let mut pipeline = pipeline
                 .lock()
                 .map_err(|_| Error::Internal("the pipeline lock was poisoned by a panic".to_owned()))?;
             f(&mut pipeline)
-        })
-        .await
-        .map_err(|error| Error::Internal(format!("pipeline task failed: {error}")))?
+        };
+        self.offload(work)
+            .await
+            .map_err(|error| Error::Internal(format!("pipeline task failed: {error}")))?
+    }
+
+    /// Runs blocking `work` on the executor's thread. A panic in `work`
+    /// returns as an error on both executors, as tokio reports a panicked task.
+    async fn offload<T, F>(&self, work: F) -> std::result::Result<T, String>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        match self.executor {
+            Executor::BlockingPool => tokio::task::spawn_blocking(work).await.map_err(|error| error.to_string()),
+            Executor::CallingThread => std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .map_err(|panic| format!("task panicked: {}", panic_message(panic.as_ref()))),
+        }
     }
 
     /// Loads pending packages, then runs the source that `make_source`
@@ -385,12 +421,31 @@ impl Runner {
     where
         F: FnMut() -> Result<Source> + Send + 'static,
     {
-        blocking_runtime()?.block_on(self.run(make_source))
+        let runtime = blocking_runtime()?;
+        self.on_calling_thread(|runner| runtime.block_on(runner.run(make_source)))
     }
 
     /// Blocking form of [`Runner::finalize`].
     pub fn finalize_blocking(&mut self) -> Result<Option<LoadInfo>> {
-        blocking_runtime()?.block_on(self.finalize())
+        let runtime = blocking_runtime()?;
+        self.on_calling_thread(|runner| runtime.block_on(runner.finalize()))
+    }
+
+    fn on_calling_thread<T>(&mut self, body: impl FnOnce(&mut Self) -> T) -> T {
+        let previous = std::mem::replace(&mut self.executor, Executor::CallingThread);
+        let result = body(self);
+        self.executor = previous;
+        result
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(message) = panic.downcast_ref::<&str>() {
+        message
+    } else if let Some(message) = panic.downcast_ref::<String>() {
+        message
+    } else {
+        "no message"
     }
 }
 

@@ -39,8 +39,8 @@ impl Runner {
 
         let traces = self.traces.clone();
         let sink = if keep.enabled { self.trace_sink.clone() } else { None };
-        let task = tokio::task::spawn_blocking(move || write_and_store(&traces, &trace, keep, sink));
-        let warnings = task
+        let warnings = self
+            .offload(move || write_and_store(&traces, &trace, keep, sink))
             .await
             .unwrap_or_else(|error| vec![format!("the trace task of attempt {attempt} failed: {error}")]);
         self.trace_warnings.extend(warnings);
