@@ -14,7 +14,9 @@ use duckdb::Connection;
 use plugin_sdk::PluginError;
 
 use crate::config::DuckDbConfig;
-use crate::connection::{apply_settings, bounded_memory_limit, check_database_path, set_memory_limit, type_options};
+use crate::connection::{
+    apply_settings, bounded_limit_for_rows, bounded_memory_limit, check_database_path, set_memory_limit, type_options,
+};
 use crate::error::{database_error, open_error};
 use crate::freed_pages::PagePurger;
 use crate::small_database;
@@ -71,21 +73,23 @@ enum FsstSetting {
 enum MemoryLimit {
     /// `memory_limit` is set in the configuration and never changed.
     Configured,
-    /// Set for each load by [`Engine::attach_for_load`]: `bounded` for a
-    /// large package (see [`LARGE_PACKAGE_ROWS`]), DuckDB's `own` limit
-    /// otherwise. Once a bounded load ran out of memory, `lifted` keeps
-    /// DuckDB's own limit for the rest of the instance's life.
+    /// Set for each load by [`Engine::attach_for_load`]: at most
+    /// `bounded_mib` for a large package (see [`LARGE_PACKAGE_ROWS`] and
+    /// [`bounded_limit_for_rows`]), DuckDB's `own` limit otherwise.
+    /// `bounded_now` is the bounded limit in force, in MiB. Once a bounded
+    /// load ran out of memory, `lifted` keeps DuckDB's own limit for the
+    /// rest of the instance's life.
     Managed {
         own: String,
-        bounded: String,
-        bounded_now: bool,
+        bounded_mib: i64,
+        bounded_now: Option<i64>,
         lifted: bool,
     },
 }
 
 impl MemoryLimit {
     fn is_bounded(&self) -> bool {
-        matches!(self, MemoryLimit::Managed { bounded_now: true, .. })
+        matches!(self, MemoryLimit::Managed { bounded_now: Some(_), .. })
     }
 }
 
@@ -235,12 +239,12 @@ impl Engine {
         else {
             return Ok(false);
         };
-        if !*bounded_now {
+        if bounded_now.is_none() {
             return Ok(false);
         }
 
         set_memory_limit(&instance.connection, own)?;
-        *bounded_now = false;
+        *bounded_now = None;
         *lifted = true;
         Ok(true)
     }
@@ -342,10 +346,10 @@ fn start_instance(config: &DuckDbConfig) -> Result<Instance, PluginError> {
 
     apply_settings(&connection, config)?;
     let memory_limit = match bounded_memory_limit(&connection, config)? {
-        Some((own, bounded)) => MemoryLimit::Managed {
+        Some((own, bounded_mib)) => MemoryLimit::Managed {
             own,
-            bounded,
-            bounded_now: false,
+            bounded_mib,
+            bounded_now: None,
             lifted: false,
         },
         None => MemoryLimit::Configured,
@@ -371,7 +375,7 @@ fn start_instance(config: &DuckDbConfig) -> Result<Instance, PluginError> {
 fn fit_memory_limit(connection: &Connection, memory_limit: &mut MemoryLimit, job_rows: u64) -> Result<(), PluginError> {
     let MemoryLimit::Managed {
         own,
-        bounded,
+        bounded_mib,
         bounded_now,
         lifted,
     } = memory_limit
@@ -379,11 +383,14 @@ fn fit_memory_limit(connection: &Connection, memory_limit: &mut MemoryLimit, job
         return Ok(());
     };
 
-    let bound = job_rows >= LARGE_PACKAGE_ROWS && !*lifted;
+    let bound = (job_rows >= LARGE_PACKAGE_ROWS && !*lifted).then(|| bounded_limit_for_rows(*bounded_mib, job_rows));
     if bound == *bounded_now {
         return Ok(());
     }
-    set_memory_limit(connection, if bound { bounded } else { own })?;
+    match bound {
+        Some(limit_mib) => set_memory_limit(connection, &format!("{limit_mib}MiB"))?,
+        None => set_memory_limit(connection, own)?,
+    }
     *bounded_now = bound;
     Ok(())
 }
@@ -569,6 +576,21 @@ mod tests {
         drop(engine.attach_for_load(LARGE_PACKAGE_ROWS).expect("attach for a large package"));
         assert_ne!(memory_limit_setting(&mut engine), bounded);
         assert!(!engine.lift_default_memory_limit().expect("lift again"));
+    }
+
+    #[test]
+    fn bounded_limit_follows_package_rows() {
+        let dir = tempfile::tempdir().expect("create temporary folder");
+        let config = DuckDbConfig::new(dir.path().join("w.duckdb"))
+            .with_setting(SettingScope::Global, "threads", &json!(2))
+            .unwrap();
+        let mut engine = Engine::start_now(config).expect("start DuckDB");
+
+        drop(engine.attach_for_load(LARGE_PACKAGE_ROWS).expect("attach for a large package"));
+        assert_eq!(memory_limit_setting(&mut engine), "128.0 MiB");
+
+        drop(engine.attach_for_load(30_000_000).expect("attach for a ten times larger package"));
+        assert_eq!(memory_limit_setting(&mut engine), "108.0 MiB");
     }
 
     #[test]
