@@ -26,8 +26,10 @@ Exit codes:
 Data extracted before a failure stays pending and is loaded first by the next run;
 `dlt pipeline <name> drop-pending-packages` discards it instead.";
 
-/// Prints the error with its causes and a hint, and returns the exit code.
-pub fn report(error: &anyhow::Error) -> u8 {
+/// Prints the error with its causes and, with `hint`, what to do about its
+/// category, and returns the exit code. Commands that move no data pass
+/// `false`: the hints speak of runs and extracted data.
+pub fn report(error: &anyhow::Error, hint: bool) -> u8 {
     let category = error
         .chain()
         .find_map(|cause| cause.downcast_ref::<runner_core::Error>())
@@ -44,7 +46,7 @@ pub fn report(error: &anyhow::Error) -> u8 {
         previous = text;
     }
 
-    let (code, hint) = match category {
+    let (code, hint_text) = match category {
         Some(ErrorCategory::Config) => (
             CONFIG_ERROR,
             "fix the configuration named above and run again; data extracted before the error is loaded first",
@@ -62,7 +64,9 @@ pub fn report(error: &anyhow::Error) -> u8 {
             "this looks like a bug; run again with -v and report the log",
         ),
     };
-    eprintln!("hint: {hint}");
+    if hint {
+        eprintln!("hint: {hint_text}");
+    }
     code
 }
 

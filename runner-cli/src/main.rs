@@ -32,7 +32,8 @@ fn return_freed_memory_promptly() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
 }
 
-/// Keeps the heap in 4 KiB pages. mimalloc requests transparent huge pages
+/// Keeps the heap in 4 KiB pages from here on (a page touched before `main`
+/// may already be a huge one). mimalloc requests transparent huge pages
 /// for its arena, so the first touch of each 2 MiB range makes the kernel
 /// zero a whole huge page. In a three-row run that was up to a fifth of the
 /// CPU time, and the prompt purge above splits such pages again. mimalloc's
@@ -119,9 +120,16 @@ fn main() {
         },
     };
 
+    let moves_data = !matches!(
+        &cli.command,
+        Command::Pipeline {
+            action: PipelineAction::Trace(_),
+            ..
+        }
+    );
     let code = match outcome {
         Ok(code) => code,
-        Err(error) => exit::report(&error),
+        Err(error) => exit::report(&error, moves_data),
     };
     exit::end_process(code)
 }

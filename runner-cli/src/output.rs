@@ -7,24 +7,33 @@
 
 use std::fmt::Arguments;
 use std::io::{ErrorKind, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once a failed write was logged, so that the writes and the flush
+/// after it do not log the same failure again.
+static FAILURE_LOGGED: AtomicBool = AtomicBool::new(false);
 
 /// Writes `text` to standard output like `print!`, without panicking.
 pub fn write(text: Arguments<'_>) {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_fmt(text) {
-        Ok(()) => {}
-        Err(error) if error.kind() == ErrorKind::BrokenPipe => {}
-        Err(error) => tracing::warn!(%error, "failed to write the report to standard output"),
+    if let Err(error) = stdout.write_fmt(text) {
+        log_failure(&error);
     }
 }
 
 /// Flushes standard output, with the error handling of [`write`].
 pub fn flush() {
-    match std::io::stdout().lock().flush() {
-        Ok(()) => {}
-        Err(error) if error.kind() == ErrorKind::BrokenPipe => {}
-        Err(error) => tracing::warn!(%error, "failed to write the report to standard output"),
+    if let Err(error) = std::io::stdout().lock().flush() {
+        log_failure(&error);
     }
+}
+
+/// Logs a failed write once per process, and a closed pipe never.
+fn log_failure(error: &std::io::Error) {
+    if error.kind() == ErrorKind::BrokenPipe || FAILURE_LOGGED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    tracing::warn!(%error, "failed to write the report to standard output");
 }
 
 /// Prints like `print!` through [`write`].

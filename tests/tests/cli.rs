@@ -145,6 +145,26 @@ fn closed_stdout_does_not_fail_run() {
 }
 
 #[test]
+fn full_stdout_warns_once() {
+    let project = TestProject::new(COUNTRIES_YML);
+    project.add_example_data("countries.json");
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        eprintln!("skipped: no /dev/full on this system");
+        return;
+    };
+
+    let output = project
+        .dlt_command(&["pipeline", "countries_pipeline", "run"])
+        .stdout(full)
+        .output()
+        .unwrap();
+
+    assert_success(&output);
+    let warnings = stderr(&output).matches("failed to write the report").count();
+    assert_eq!(warnings, 1, "{}", stderr(&output));
+}
+
+#[test]
 fn append_twice_doubles_rows() {
     let project = TestProject::new(COUNTRIES_YML);
     project.add_example_data("countries.json");

@@ -571,6 +571,17 @@ fn cli_trace_command_prints_last_trace() {
 }
 
 #[test]
+fn cli_trace_without_trace_gives_no_run_hint() {
+    let project = traced_project(0, "transient", "");
+
+    let output = project.dlt(&["pipeline", "p", "trace"]);
+
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("has no trace yet"), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("hint:"), "the run hints speak of extracted data: {}", stderr(&output));
+}
+
+#[test]
 fn cli_trace_store_failure_exits_5() {
     let project = traced_project(0, "transient", "      store_trace_info: traces\n");
     let yml = fs::read_to_string(project.path().join("dlt.yml")).unwrap()
