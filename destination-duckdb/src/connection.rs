@@ -84,7 +84,7 @@ pub(crate) fn bounded_memory_limit(
 /// many rows, so that the process peaks about as high for 10M rows as for
 /// 1M. The limit goes no lower than half of `bounded_mib`.
 ///
-/// NOTE: past about 90M rows (with the default 128 MiB), the memory outside
+/// NOTE: past about 96M rows (with the default 128 MiB), the memory outside
 /// the pool grows beyond that floor, and so does the peak.
 pub(crate) fn bounded_limit_for_rows(bounded_mib: i64, job_rows: u64) -> i64 {
     let outside_bytes = u128::from(job_rows) * u128::from(OUTSIDE_POOL_BYTES_PER_MILLION_ROWS) / 1_000_000;

@@ -578,13 +578,18 @@ mod tests {
         assert!(!engine.lift_default_memory_limit().expect("lift again"));
     }
 
+    /// Starts an engine on `w.duckdb` in `dir` with `threads` configured.
+    fn engine_with_threads(dir: &std::path::Path, threads: i64) -> Engine {
+        let config = DuckDbConfig::new(dir.join("w.duckdb"))
+            .with_setting(SettingScope::Global, "threads", &json!(threads))
+            .unwrap();
+        Engine::start_now(config).expect("start DuckDB")
+    }
+
     #[test]
     fn bounded_limit_follows_package_rows() {
         let dir = tempfile::tempdir().expect("create temporary folder");
-        let config = DuckDbConfig::new(dir.path().join("w.duckdb"))
-            .with_setting(SettingScope::Global, "threads", &json!(2))
-            .unwrap();
-        let mut engine = Engine::start_now(config).expect("start DuckDB");
+        let mut engine = engine_with_threads(dir.path(), 2);
 
         drop(engine.attach_for_load(LARGE_PACKAGE_ROWS).expect("attach for a large package"));
         assert_eq!(memory_limit_setting(&mut engine), "128.0 MiB");
@@ -616,10 +621,7 @@ mod tests {
     #[test]
     fn bounded_memory_limit_follows_threads() {
         let dir = tempfile::tempdir().expect("create temporary folder");
-        let config = DuckDbConfig::new(dir.path().join("w.duckdb"))
-            .with_setting(SettingScope::Global, "threads", &json!(8))
-            .unwrap();
-        let mut engine = Engine::start_now(config).expect("start DuckDB");
+        let mut engine = engine_with_threads(dir.path(), 8);
 
         drop(engine.attach_for_load(LARGE_PACKAGE_ROWS).expect("attach for a large package"));
 

@@ -144,14 +144,13 @@ fn closed_stdout_does_not_fail_run() {
     assert_eq!(count_rows(&connection, "world.countries"), 250);
 }
 
+// `/dev/full` fails every write with "No space left on device".
+#[cfg(target_os = "linux")]
 #[test]
 fn full_stdout_warns_once() {
     let project = TestProject::new(COUNTRIES_YML);
     project.add_example_data("countries.json");
-    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
-        eprintln!("skipped: no /dev/full on this system");
-        return;
-    };
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("open /dev/full");
 
     let output = project
         .dlt_command(&["pipeline", "countries_pipeline", "run"])

@@ -83,7 +83,7 @@ fn rows(ids: std::ops::RangeInclusive<i64>) -> impl FnMut() -> runner_core::Resu
     }
 }
 
-/// `rows`, recording the thread that reads the source.
+/// Returns the source of [`rows`] that also records the thread reading it.
 fn rows_recording_thread(
     ids: std::ops::RangeInclusive<i64>,
     thread: Arc<Mutex<Option<ThreadId>>>,
@@ -272,7 +272,7 @@ fn failing_step_outside_retry_steps_is_tried_once() {
 }
 
 #[test]
-fn blocking_run_works_on_the_calling_thread() {
+fn blocking_run_uses_calling_thread() {
     let setup = Setup::new();
     let thread = Arc::new(Mutex::new(None));
     let mut runner = Runner::new(setup.pipeline(0, "transient"), RunnerOptions::default());
@@ -284,7 +284,7 @@ fn blocking_run_works_on_the_calling_thread() {
 }
 
 #[test]
-fn async_run_works_on_the_blocking_pool() {
+fn async_run_uses_blocking_pool() {
     let setup = Setup::new();
     let thread = Arc::new(Mutex::new(None));
     let mut runner = Runner::new(setup.pipeline(0, "transient"), RunnerOptions::default());
@@ -302,7 +302,7 @@ fn async_run_works_on_the_blocking_pool() {
 }
 
 #[test]
-fn panic_in_blocking_run_is_an_internal_error() {
+fn blocking_run_panic_is_internal_error() {
     let setup = Setup::new();
     let mut runner = Runner::new(setup.pipeline(0, "transient"), RunnerOptions::default());
 

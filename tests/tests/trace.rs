@@ -571,7 +571,7 @@ fn cli_trace_command_prints_last_trace() {
 }
 
 #[test]
-fn cli_trace_without_trace_gives_no_run_hint() {
+fn cli_missing_trace_prints_no_hint() {
     let project = traced_project(0, "transient", "");
 
     let output = project.dlt(&["pipeline", "p", "trace"]);

@@ -431,6 +431,8 @@ impl Runner {
         self.on_calling_thread(|runner| runtime.block_on(runner.finalize()))
     }
 
+    /// Runs `body` with pipeline work on the calling thread, then restores
+    /// the executor for later calls of the async forms.
     fn on_calling_thread<T>(&mut self, body: impl FnOnce(&mut Self) -> T) -> T {
         let previous = std::mem::replace(&mut self.executor, Executor::CallingThread);
         let result = body(self);
@@ -439,6 +441,8 @@ impl Runner {
     }
 }
 
+/// Returns the message of a panic payload, which is a `&str` or a `String`
+/// when the panic was raised with a message.
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
     if let Some(message) = panic.downcast_ref::<&str>() {
         message
