@@ -1,5 +1,6 @@
 //! `dlt`: runs the pipelines of a `dlt.yml` project.
 
+mod allocator;
 mod exit;
 mod logging;
 mod output;
@@ -12,42 +13,6 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use exit::EXIT_CODES_HELP;
-
-// Normalize allocates and frees small strings and trees for every row;
-// mimalloc does that in about half the instructions of glibc's malloc.
-// Plugins keep their own allocator: abi_stable types free memory in the
-// library that allocated it.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// `mi_option_purge_delay` in mimalloc.h (v2 and v3), which libmimalloc-sys
-/// does not name.
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Returns freed memory to the system at once. With mimalloc's default
-/// delay of 10 ms, peak RSS of 100k nested events rose from 164 to 274 MiB;
-/// without it, to 186 MiB.
-fn return_freed_memory_promptly() {
-    // SAFETY: setting an option is thread-safe and valid at any time.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
-}
-
-/// Keeps the heap in 4 KiB pages from here on (a page touched before `main`
-/// may already be a huge one). mimalloc requests transparent huge pages
-/// for its arena, so the first touch of each 2 MiB range makes the kernel
-/// zero a whole huge page. In a three-row run that was up to a fifth of the
-/// CPU time, and the prompt purge above splits such pages again. mimalloc's
-/// own `MIMALLOC_ALLOW_THP=0` does the same, but only when set before the
-/// process starts.
-#[cfg(target_os = "linux")]
-fn use_small_pages() {
-    // SAFETY: PR_SET_THP_DISABLE takes one integer flag and touches no memory
-    // of ours. On an old kernel it fails and huge pages stay on, which is harmless.
-    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
-}
-
-#[cfg(not(target_os = "linux"))]
-fn use_small_pages() {}
 
 /// Runs the pipelines of a dlt.yml project: extract, normalize and load into
 /// a destination such as DuckDB.
@@ -104,8 +69,7 @@ enum PipelineAction {
 }
 
 fn main() {
-    use_small_pages();
-    return_freed_memory_promptly();
+    allocator::configure();
     let cli = Cli::parse();
     logging::init(cli.verbose, cli.quiet);
 

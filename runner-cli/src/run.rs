@@ -1,6 +1,7 @@
 //! `dlt pipeline <name> run` and `dlt pipeline <name> sync`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
@@ -48,7 +49,8 @@ pub fn run(project: Option<&Path>, name: &str, args: &RunArgs, quiet: bool) -> a
         trace_failed_open: true,
         ..OpenOptions::default()
     };
-    let opened = open_pipeline(&project_dir(project)?, name, &options)?;
+    let mut opened = open_pipeline(&project_dir(project)?, name, &options)?;
+    opened.pipeline.set_step_end_hook(Arc::new(|_| crate::allocator::release_freed_memory()));
     let progress = opened.pipeline.progress();
     let (runner, source) = opened.into_runner();
     // The process ends after this function, and the kernel frees its memory.

@@ -38,6 +38,6 @@ pub mod trace;
 pub mod typed_json;
 
 pub use error::{Error, Result};
-pub use pipeline::{Pipeline, PipelineOptions};
+pub use pipeline::{Pipeline, PipelineOptions, StepEndHook};
 pub use runner::{RunOutcome, Runner, RunnerOptions};
 pub use plugin_sdk;

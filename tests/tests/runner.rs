@@ -302,6 +302,27 @@ fn async_run_uses_blocking_pool() {
 }
 
 #[test]
+fn step_end_hook_sees_failed_steps_too() {
+    let setup = Setup::new();
+    let mut pipeline = setup.pipeline(1, "transient");
+    let ended = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&ended);
+    pipeline.set_step_end_hook(Arc::new(move |step| seen.lock().unwrap().push(step)));
+    let options = RunnerOptions::default().with_retry_policy(Box::new(Fixed {
+        max_attempts: 2,
+        delay: Duration::from_secs(1),
+    }));
+    let mut runner = Runner::new(pipeline, options).with_clock(Arc::new(RecordingClock::new()));
+
+    runner.run_blocking(rows(1..=3)).unwrap();
+
+    // The second attempt starts again from normalize, after the failed load.
+    let steps = [Step::Sync, Step::Extract, Step::Normalize, Step::Load, Step::Normalize, Step::Load];
+    assert_eq!(*ended.lock().unwrap(), steps);
+    assert_eq!(count_rows(&setup.connection(), "ds.numbers"), 3);
+}
+
+#[test]
 fn blocking_run_panic_is_internal_error() {
     let setup = Setup::new();
     let mut runner = Runner::new(setup.pipeline(0, "transient"), RunnerOptions::default());

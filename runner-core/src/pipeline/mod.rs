@@ -132,6 +132,10 @@ pub fn validate_pipeline_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// A function called on the step's thread after each step of a [`Pipeline`]
+/// ends, whether it succeeded or not; see [`Pipeline::set_step_end_hook`].
+pub type StepEndHook = Arc<dyn Fn(Step) + Send + Sync>;
+
 /// A pipeline with its working directory and destination.
 pub struct Pipeline {
     name: String,
@@ -141,6 +145,7 @@ pub struct Pipeline {
     destination: DestinationHandle,
     options: PipelineOptions,
     progress: Arc<Progress>,
+    step_end_hook: Option<StepEndHook>,
 }
 
 impl Pipeline {
@@ -171,6 +176,7 @@ impl Pipeline {
             destination,
             options,
             progress: Arc::new(Progress::default()),
+            step_end_hook: None,
         })
     }
 
@@ -193,6 +199,19 @@ impl Pipeline {
     /// Counters for a progress display; shared, so another thread may poll them.
     pub fn progress(&self) -> Arc<Progress> {
         Arc::clone(&self.progress)
+    }
+
+    /// Sets a function to call after each step (sync, extract, normalize,
+    /// load). A program can use it to return the memory a step freed to the
+    /// system before the next step, which its allocator may keep for a while.
+    pub fn set_step_end_hook(&mut self, hook: StepEndHook) {
+        self.step_end_hook = Some(hook);
+    }
+
+    fn step_ended(&self, step: Step) {
+        if let Some(hook) = &self.step_end_hook {
+            hook(step);
+        }
     }
 
     /// Returns true when packages from an earlier run wait to be normalized or loaded.
@@ -247,7 +266,9 @@ impl Pipeline {
     /// Restores the state and schemas from the destination when its stored
     /// state is newer than the local one; see [`SyncOutcome`].
     pub fn sync(&mut self) -> Result<SyncOutcome> {
-        sync_step::sync_from_destination(self).map_err(|error| error.in_step(Step::Sync, &self.name))
+        let outcome = sync_step::sync_from_destination(self).map_err(|error| error.in_step(Step::Sync, &self.name));
+        self.step_ended(Step::Sync);
+        outcome
     }
 
     /// Deletes the local working directory (state, schemas, packages) and
@@ -312,6 +333,12 @@ impl Pipeline {
     /// Normalizes every extracted package; returns the schema changes of
     /// the packages that changed their schema, oldest package first.
     pub fn normalize(&mut self) -> Result<Vec<SchemaChange>> {
+        let changes = self.normalize_packages();
+        self.step_ended(Step::Normalize);
+        changes
+    }
+
+    fn normalize_packages(&mut self) -> Result<Vec<SchemaChange>> {
         let mut changes = Vec::new();
         for package in self.working_dir.packages(PackageStage::Extracted)? {
             let change = normalize_step::normalize_package(self, package).map_err(|error| error.in_step(Step::Normalize, &self.name))?;
@@ -324,6 +351,12 @@ impl Pipeline {
 
     /// Loads every normalized package, oldest first.
     pub fn load(&mut self) -> Result<Vec<PackageInfo>> {
+        let loaded = self.load_packages();
+        self.step_ended(Step::Load);
+        loaded
+    }
+
+    fn load_packages(&mut self) -> Result<Vec<PackageInfo>> {
         let mut loaded = Vec::new();
         for package in self.working_dir.packages(PackageStage::Normalized)? {
             let info = load_step::load_package(self, package).map_err(|error| error.in_step(Step::Load, &self.name))?;
@@ -335,7 +368,9 @@ impl Pipeline {
     /// Extracts `source` into a new package; returns its load id, or `None`
     /// when the source produced nothing and the state did not change.
     pub fn extract(&mut self, source: Source) -> Result<Option<String>> {
-        extract_step::extract_source(self, source).map_err(|error| error.in_step(Step::Extract, &self.name))
+        let load_id = extract_step::extract_source(self, source).map_err(|error| error.in_step(Step::Extract, &self.name));
+        self.step_ended(Step::Extract);
+        load_id
     }
 
     pub(crate) fn load_info_since(&self, packages: Vec<PackageInfo>, pending_packages: usize, started: Instant) -> LoadInfo {
