@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::resource::ItemSink;
 use crate::load_id::new_file_id;
-use crate::storage::JobFileName;
+use crate::storage::{JobFileName, WritebackFile};
 use crate::{Error, Result};
 
 /// Buffer size of a JSON Lines writer, in bytes.
@@ -36,7 +36,7 @@ pub(crate) struct PackageWriter<'a> {
 
 struct JsonlFile {
     path: PathBuf,
-    writer: BufWriter<File>,
+    writer: BufWriter<WritebackFile>,
 }
 
 struct ParquetFile {
@@ -87,7 +87,7 @@ impl<'a> PackageWriter<'a> {
             let path = self.new_job_path("typed-jsonl");
             let file = File::create(&path).map_err(|e| Error::io("create", &path, e))?;
             self.jsonl = Some(JsonlFile {
-                writer: BufWriter::with_capacity(JSONL_BUFFER_BYTES, file),
+                writer: BufWriter::with_capacity(JSONL_BUFFER_BYTES, WritebackFile::new(file)),
                 path,
             });
         }

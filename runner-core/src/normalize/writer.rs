@@ -19,6 +19,7 @@ use super::buffer::{PendingBatch, TableBuffer};
 use super::infer::Cell;
 use crate::Error;
 use crate::schema::Table;
+use crate::storage::WritebackFile;
 
 /// Maximum rows per Parquet row group. The writer keeps one row group in
 /// memory, so this bounds memory per open file.
@@ -45,7 +46,7 @@ pub(crate) struct OutputLimits {
 /// 16,384-row batches this bounds the memory in flight to a few batches.
 const ENCODER_QUEUE: usize = 2;
 
-type FileWriter = ArrowWriter<BufWriter<File>>;
+type FileWriter = ArrowWriter<BufWriter<WritebackFile>>;
 
 /// An open Parquet file.
 struct OpenFile {
@@ -336,7 +337,7 @@ impl TableOutput {
             }
         }
         let properties = properties.build();
-        let writer = ArrowWriter::try_new(BufWriter::new(file), schema, Some(properties)).map_err(|source| {
+        let writer = ArrowWriter::try_new(BufWriter::new(WritebackFile::new(file)), schema, Some(properties)).map_err(|source| {
             Error::Arrow {
                 action: "opening a Parquet writer",
                 path: path.clone(),

@@ -24,9 +24,11 @@ mod job_file;
 mod lock;
 mod package;
 mod working_dir;
+mod writeback;
 
 pub use atomic::{is_temporary_file_name, sync_file, write_atomic};
 pub use job_file::JobFileName;
 pub use lock::PipelineLock;
 pub use package::{JobState, LoadPackage, PackageStage};
 pub use working_dir::WorkingDir;
+pub(crate) use writeback::WritebackFile;
