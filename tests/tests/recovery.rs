@@ -134,3 +134,56 @@ fn empty_source_creates_no_package_after_first_run() {
     assert!(info.is_empty(), "{info}");
     assert_eq!(loads(folder.path()).len(), 1);
 }
+
+/// Returns the names of the sub-folders of `folder`, sorted.
+fn folder_names(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(folder)
+        .unwrap()
+        .map(|entry| entry.unwrap())
+        .filter(|entry| entry.file_type().unwrap().is_dir())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn normalized_extract_folder_is_deleted() {
+    let folder = tempfile::tempdir().unwrap();
+    let normalize_dir = folder.path().join("pipelines/recovery/normalize");
+
+    // Dropped after normalize, as by a process that stops before the load.
+    {
+        let mut pipeline = open_pipeline(folder.path());
+        pipeline.extract(items(0..10, WriteDisposition::Append)).unwrap();
+        pipeline.normalize().unwrap();
+        assert!(folder_names(&normalize_dir.join("extracted")).is_empty(), "the package left its stage");
+    }
+    assert_eq!(folder_names(&normalize_dir), ["extracted"]);
+
+    let mut pipeline = open_pipeline(folder.path());
+    pipeline.run(items(10..20, WriteDisposition::Append)).unwrap();
+    assert_eq!(folder_names(&normalize_dir), ["extracted"]);
+    assert!(folder_names(&normalize_dir.join("extracted")).is_empty());
+    assert_eq!(loads(folder.path()).len(), 2);
+}
+
+#[test]
+fn retired_folder_of_stopped_process_is_discarded() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut pipeline = open_pipeline(folder.path());
+    pipeline.run(items(0..5, WriteDisposition::Append)).unwrap();
+    drop(pipeline);
+
+    // A process killed while it deleted a normalized package's extract.
+    let retired = folder.path().join("pipelines/recovery/normalize/0123456789abcdef");
+    fs::create_dir_all(&retired).unwrap();
+    fs::write(retired.join("items.1234567890.0.typed-jsonl"), "{\"id\": 99}\n").unwrap();
+
+    let mut pipeline = open_pipeline(folder.path());
+    pipeline.run(items(5..10, WriteDisposition::Append)).unwrap();
+
+    assert!(!retired.exists());
+    let connection = duckdb::Connection::open(folder.path().join("test.duckdb")).unwrap();
+    assert_eq!(count_rows(&connection, "ds.items"), 10);
+}

@@ -9,6 +9,7 @@ mod sync_step;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 pub use info::{AddedColumn, LoadInfo, PackageInfo, SchemaChange};
@@ -18,7 +19,7 @@ pub use sync_step::SyncOutcome;
 use crate::destination::DestinationHandle;
 use crate::error::Step;
 use crate::extract::Source;
-use crate::storage::{PackageStage, PipelineLock, WorkingDir};
+use crate::storage::{LoadPackage, PackageStage, PipelineLock, WorkingDir};
 use crate::{Error, Result, naming};
 
 /// Environment variable that moves dlt's data folder (and so every working
@@ -47,6 +48,14 @@ fn remove_all_but(folder: &Path, kept: &[&str]) -> Result<()> {
         removed.map_err(|e| Error::io("remove", &path, e))?;
     }
     Ok(())
+}
+
+/// Deletes a folder that [`WorkingDir::retire`] moved aside. A failure only
+/// leaves the folder for the next run's recovery, so it is logged.
+fn remove_retired(folder: &Path) {
+    if let Err(error) = std::fs::remove_dir_all(folder) {
+        tracing::warn!(folder = %folder.display(), %error, "failed to delete a processed package; the next run deletes it");
+    }
 }
 
 /// Settings of a pipeline.
@@ -119,6 +128,14 @@ pub fn default_pipelines_dir() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".dlt").join("pipelines"))
 }
 
+impl Drop for Pipeline {
+    /// Waits for package deletions still running, while the pipeline lock is
+    /// held, so that the next user of the working directory finds them done.
+    fn drop(&mut self) {
+        self.finish_removals();
+    }
+}
+
 /// Checks a pipeline name: it becomes a folder name and a key in dlt's state.
 pub fn validate_pipeline_name(name: &str) -> Result<()> {
     let invalid = name.is_empty()
@@ -146,6 +163,8 @@ pub struct Pipeline {
     options: PipelineOptions,
     progress: Arc<Progress>,
     step_end_hook: Option<StepEndHook>,
+    /// Threads deleting retired package folders; see [`Pipeline::remove_in_background`].
+    removals: Vec<JoinHandle<()>>,
 }
 
 impl Pipeline {
@@ -177,6 +196,7 @@ impl Pipeline {
             options,
             progress: Arc::new(Progress::default()),
             step_end_hook: None,
+            removals: Vec::new(),
         })
     }
 
@@ -206,6 +226,32 @@ impl Pipeline {
     /// system before the next step, which its allocator may keep for a while.
     pub fn set_step_end_hook(&mut self, hook: StepEndHook) {
         self.step_end_hook = Some(hook);
+    }
+
+    /// Deletes the folder of a package that no stage needs any more on a
+    /// thread of its own, after moving it out of its stage. Deleting the
+    /// 546 MB extracted file of 1M nested events took 90 ms. If the process
+    /// ends first, the next run's [`Pipeline::recover`] deletes the rest.
+    fn remove_in_background(&mut self, package: LoadPackage) -> Result<()> {
+        let folder = self.working_dir.retire(package)?;
+
+        let thread_folder = folder.clone();
+        let spawned = std::thread::Builder::new()
+            .name("package-removal".to_owned())
+            .spawn(move || remove_retired(&thread_folder));
+        match spawned {
+            Ok(handle) => self.removals.push(handle),
+            Err(_) => remove_retired(&folder),
+        }
+        Ok(())
+    }
+
+    /// Waits for the deletions that [`Pipeline::remove_in_background`] started.
+    fn finish_removals(&mut self) {
+        for handle in self.removals.drain(..) {
+            // A panic there leaves a folder that the next run deletes.
+            let _ = handle.join();
+        }
     }
 
     fn step_ended(&self, step: Step) {
@@ -352,6 +398,7 @@ impl Pipeline {
     /// Loads every normalized package, oldest first.
     pub fn load(&mut self) -> Result<Vec<PackageInfo>> {
         let loaded = self.load_packages();
+        self.finish_removals();
         self.step_ended(Step::Load);
         loaded
     }

@@ -85,7 +85,7 @@ pub(super) fn normalize_package(pipeline: &mut Pipeline, extracted: LoadPackage)
 
     package.commit(&pipeline.working_dir.stage_dir(PackageStage::Normalized), PackageStage::Normalized)?;
     save_live_schema(pipeline, &schema)?;
-    extracted.remove()?;
+    pipeline.remove_in_background(extracted)?;
 
     tracing::info!(jobs = output.jobs.len(), tables = output.rows_per_table.len(), "normalized package");
     Ok(change)

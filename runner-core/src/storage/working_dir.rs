@@ -84,6 +84,19 @@ impl WorkingDir {
         Ok(path)
     }
 
+    /// Moves the folder of a package that no stage needs any more to
+    /// `normalize/<16 hex>`, which [`WorkingDir::recover`] discards like any
+    /// scratch folder, and returns its new path. A rename takes microseconds
+    /// where deleting a large job file takes tens of milliseconds, so the
+    /// caller can delete the folder later or on another thread.
+    pub fn retire(&self, package: LoadPackage) -> Result<PathBuf> {
+        let mut token = [0u8; 8];
+        rand::thread_rng().fill_bytes(&mut token);
+        let retired = self.root.join("normalize").join(hex::encode(token));
+        fs::rename(package.path(), &retired).map_err(|e| Error::io("rename", package.path(), e))?;
+        Ok(retired)
+    }
+
     /// Returns the scratch folder of a package being normalized: `load/new/<load_id>`.
     pub fn normalize_scratch(&self, load_id: &str) -> PathBuf {
         self.root.join("load").join("new").join(load_id)
