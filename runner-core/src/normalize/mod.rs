@@ -162,18 +162,37 @@ impl<'a> Normalizer<'a> {
     }
 
     /// Flushes all buffers, closes all files and returns what was written.
-    pub fn finish(self) -> crate::Result<NormalizeOutput> {
+    pub fn finish(mut self) -> crate::Result<NormalizeOutput> {
         self.log_discarded();
 
-        let mut jobs = Vec::new();
+        // The table with the most rows closes its file on this thread while
+        // the encoder thread closes the others, instead of all one after
+        // the other there.
+        let largest = self.outputs.values().enumerate().max_by_key(|(_, output)| output.rows).map(|(index, _)| index);
+        let returned = match largest {
+            Some(index) => self.outputs[index].take_back_writer()?,
+            None => None,
+        };
+
+        let mut jobs_per_table = Vec::with_capacity(self.outputs.len());
         let mut rows_per_table = IndexMap::new();
-        for (table_name, output) in self.outputs {
+        let mut largest_output = None;
+        for (index, (table_name, output)) in self.outputs.into_iter().enumerate() {
             rows_per_table.insert(table_name, output.rows);
-            jobs.extend(output.finish()?);
+            if Some(index) == largest && returned.is_some() {
+                largest_output = Some(output);
+                jobs_per_table.push(Vec::new());
+            } else {
+                jobs_per_table.push(output.finish()?);
+            }
+        }
+        if let (Some(index), Some(output), Some(returned)) = (largest, largest_output, returned) {
+            jobs_per_table[index] = output.finish_returned(returned)?;
         }
         if let Some(encoder) = self.encoder {
             encoder.finish()?;
         }
+        let jobs: Vec<JobFile> = jobs_per_table.into_iter().flatten().collect();
 
         let mut schema_updates = IndexMap::new();
         for (table_name, added) in &self.added_columns {

@@ -677,3 +677,31 @@ fn arrow_struct_becomes_json() {
     assert_eq!(column(&schema, "arr", "st").data_type, Some(DataType::Json));
     assert_eq!(strings(&read_table(&output, "arr"), "st"), [Some(r#"{"x":1}"#.into())]);
 }
+
+#[test]
+fn job_order_same_on_one_and_two_threads() {
+    // Every other row has one item: 50 root rows and 25 child rows.
+    let rows: Vec<Value> = (0..50)
+        .map(|id| {
+            let items: Vec<Value> = (0..id % 2).map(|_| json!({"n": id})).collect();
+            json!({"id": id, "items": items})
+        })
+        .collect();
+    let mut tables_per_threads = Vec::new();
+    for threads in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut schema = new_schema(&["events"]);
+        let mut normalizer = Normalizer::new(&mut schema, NormalizeOptions { threads, ..options(&dir) }).unwrap();
+        for row in rows.clone() {
+            normalizer.push_row("events", row).unwrap();
+        }
+        let output = normalizer.finish().unwrap();
+
+        // The root table has the most rows, so with two threads its file
+        // is closed on the normalizer's thread, after the child's.
+        assert_eq!(read_table(&output, "events").num_rows(), 50);
+        assert_eq!(read_table(&output, "events__items").num_rows(), 25);
+        tables_per_threads.push(output.jobs.iter().map(|job| job.table_name.clone()).collect::<Vec<_>>());
+    }
+    assert_eq!(tables_per_threads[0], tables_per_threads[1]);
+}

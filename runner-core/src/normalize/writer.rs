@@ -62,7 +62,13 @@ enum Command {
     Open(PathBuf, FileWriter),
     Write(PathBuf, PendingBatch),
     Close(PathBuf),
+    /// Sends the writer back once the writes before this command are done.
+    Return(PathBuf, mpsc::SyncSender<FileWriter>),
 }
+
+/// A file whose writer the encoder thread sends back; see
+/// [`TableOutput::take_back_writer`].
+pub(crate) struct ReturnedWriter(mpsc::Receiver<FileWriter>);
 
 /// Encodes and writes Parquet files on a thread of its own, so that the
 /// normalizer's thread only builds record batches. Encoding (dictionaries,
@@ -157,6 +163,14 @@ fn encode(commands: mpsc::Receiver<Command>) -> crate::Result<()> {
                     .remove(&path)
                     .ok_or_else(|| Error::Internal(format!("Parquet file {} is not open", path.display())))?;
                 close_writer(writer, &path)?;
+            }
+            Command::Return(path, reply) => {
+                let writer = open
+                    .remove(&path)
+                    .ok_or_else(|| Error::Internal(format!("Parquet file {} is not open", path.display())))?;
+                // The receiver is gone only when normalize failed, and its
+                // package folder is then discarded with the unfinished file.
+                let _ = reply.send(writer);
             }
         }
     }
@@ -403,6 +417,42 @@ impl TableOutput {
         });
         self.rows += rows;
         Ok(())
+    }
+
+    /// Flushes the buffered rows and requests the open file's writer back from
+    /// the encoder thread, so that [`Self::finish_returned`] can close the
+    /// file on this thread while the encoder closes other files. Closing
+    /// writes a file's last row group: for 100k nested events the whole
+    /// `events` table, since it is smaller than one row group. Returns `None`
+    /// when no file is open on the encoder thread.
+    pub(crate) fn take_back_writer(&mut self) -> crate::Result<Option<ReturnedWriter>> {
+        self.flush()?;
+        let (Some(file), Some(encoder)) = (self.file.as_ref(), self.encoder.as_ref()) else {
+            return Ok(None);
+        };
+        if file.writer.is_some() {
+            return Ok(None);
+        }
+
+        let (reply, receiver) = mpsc::sync_channel(1);
+        encoder.send(Command::Return(file.path.clone(), reply))?;
+        Ok(Some(ReturnedWriter(receiver)))
+    }
+
+    /// Waits for the writer that [`Self::take_back_writer`] requested, then
+    /// closes its file here and returns the job files written.
+    pub(crate) fn finish_returned(mut self, returned: ReturnedWriter) -> crate::Result<Vec<JobFile>> {
+        let writer = match returned.0.recv() {
+            Ok(writer) => writer,
+            Err(_) => {
+                let failure = self.encoder.as_ref().and_then(|encoder| take_failure(&encoder.failure));
+                return Err(failure.unwrap_or_else(|| Error::Internal("the Parquet encoder thread stopped".to_owned())));
+            }
+        };
+        if let Some(file) = self.file.as_mut() {
+            file.writer = Some(writer);
+        }
+        self.finish()
     }
 
     /// Flushes and closes everything and returns the job files written.
