@@ -9,7 +9,7 @@ use plugin_sdk::{ABI_VERSION, Destination, DestinationFactory, PluginError};
 use crate::config::DuckDbConfig;
 use crate::engine::{AttachedFile, Engine};
 use crate::error::is_out_of_memory;
-use crate::{load, restore, small_database};
+use crate::{load, merge, restore, small_database};
 
 /// A DuckDB database file that load packages are committed to.
 ///
@@ -81,7 +81,7 @@ impl DuckDbDestination {
     /// Runs one load attempt. Also returns whether the attach found no
     /// database file, so that the attempt assumed an empty database.
     fn attach_and_load(&mut self, request: &LoadRequest) -> (Result<LoadReport, PluginError>, bool) {
-        let attached = match self.engine.attach_for_load(small_database::job_rows(request)) {
+        let attached = match self.engine.attach_for_load(small_database::job_rows(request), merge::merges(request)) {
             Ok(attached) => attached,
             Err(error) => return (Err(error), false),
         };

@@ -70,6 +70,16 @@ struct MergeTree<'a> {
     nested: Vec<&'a TableSpec>,
 }
 
+/// Returns whether a job of `request` loads into a merge table.
+pub(crate) fn merges(request: &LoadRequest) -> bool {
+    request.jobs.iter().any(|job| {
+        request
+            .tables
+            .iter()
+            .any(|table| table.name == job.table_name && table.write_disposition == "merge")
+    })
+}
+
 /// The merge tables of one load request.
 #[derive(Debug, Default)]
 pub(crate) struct MergePlan<'a> {
@@ -307,10 +317,10 @@ impl MergeSql<'_> {
     /// Selects the staged rows of `table` with one row per value of `key`:
     /// the last one in load order.
     ///
-    /// NOTE: `rowid` follows insertion order only while DuckDB's
-    /// `preserve_insertion_order` is on (the default). When the runner rotates
-    /// a table's rows into several files, the file order is the request's job
-    /// order, which sorts by random file id, not by extraction order.
+    /// `rowid` follows insertion order only while DuckDB's
+    /// `preserve_insertion_order` is on, so [`crate::engine::Engine`] keeps
+    /// it on for a package with a merge table. The files of a table load in
+    /// the order normalize wrote them, because job file ids increase.
     fn deduplicated(&self, table: &TableSpec, key: &[&str]) -> String {
         let partition: Vec<String> = key.iter().map(|column| quote_identifier(column)).collect();
         let rank = quote_identifier(RANK_COLUMN);

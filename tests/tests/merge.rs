@@ -168,3 +168,20 @@ fn merge_without_key_rejected() {
 
     assert!(error.to_string().contains("table `items`"), "{error}");
 }
+
+#[test]
+fn merge_last_wins_across_rotated_files() {
+    let setup = Setup::new();
+    let mut pipeline = setup.pipeline();
+
+    // The second half adds a column after the first batch was written, so
+    // normalize starts a second file for the table; its rows must win.
+    let ids = 0..20_000;
+    let mut rows: Vec<Value> = ids.clone().map(|id| json!({"id": id, "v": "first"})).collect();
+    rows.extend(ids.map(|id| json!({"id": id, "v": "last", "extra": 1})));
+    pipeline.run(items(rows, None)).unwrap();
+
+    let kept = setup.strings("SELECT DISTINCT v FROM ds.items");
+    assert_eq!(kept, ["last"]);
+    assert_eq!(setup.strings("SELECT count(*)::VARCHAR FROM ds.items"), ["20000"]);
+}
