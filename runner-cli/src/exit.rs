@@ -46,7 +46,16 @@ pub fn report(error: &anyhow::Error, hint: bool) -> u8 {
         previous = text;
     }
 
+    let denied = denied_path(error);
+    let permission_hint;
     let (code, hint_text) = match category {
+        Some(ErrorCategory::Config) if denied.is_some() => {
+            let path = denied.map(|path| path.display().to_string()).unwrap_or_default();
+            permission_hint = format!(
+                "this user may not change `{path}` or the folder holding it: fix their permissions (or pass another --pipelines-dir) and run again; data extracted before the error is loaded first"
+            );
+            (CONFIG_ERROR, permission_hint.as_str())
+        }
         Some(ErrorCategory::Config) => (
             CONFIG_ERROR,
             "fix the configuration named above and run again; data extracted before the error is loaded first",
@@ -70,6 +79,17 @@ pub fn report(error: &anyhow::Error, hint: bool) -> u8 {
     code
 }
 
+/// Returns the path of a file operation in `error`'s chain that failed for
+/// lack of permission: the fix is then on the file system, not in dlt.yml.
+fn denied_path(error: &anyhow::Error) -> Option<&std::path::Path> {
+    error.chain().find_map(|cause| match cause.downcast_ref::<runner_core::Error>() {
+        Some(runner_core::Error::Io { path, source, .. }) if source.kind() == std::io::ErrorKind::PermissionDenied => {
+            Some(path.as_path())
+        }
+        _ => None,
+    })
+}
+
 /// Ends the process with `code` once standard output is flushed, without
 /// the C library's exit handlers.
 ///
@@ -89,4 +109,33 @@ pub fn end_process(code: u8) -> ! {
     }
     #[cfg(not(unix))]
     std::process::exit(i32::from(code))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Error as IoError, ErrorKind};
+    use std::path::Path;
+
+    use super::*;
+
+    fn io_failure(kind: ErrorKind) -> anyhow::Error {
+        let error = runner_core::Error::io("create folder", "/data/pipelines/p", IoError::from(kind));
+        anyhow::Error::new(error).context("pipeline `p` failed")
+    }
+
+    #[test]
+    fn denied_path_found_in_chain() {
+        let error = io_failure(ErrorKind::PermissionDenied);
+        assert_eq!(denied_path(&error), Some(Path::new("/data/pipelines/p")));
+    }
+
+    #[test]
+    fn other_io_errors_have_no_denied_path() {
+        assert_eq!(denied_path(&io_failure(ErrorKind::NotFound)), None);
+    }
+
+    #[test]
+    fn denied_write_is_config_error() {
+        assert_eq!(report(&io_failure(ErrorKind::PermissionDenied), true), CONFIG_ERROR);
+    }
 }

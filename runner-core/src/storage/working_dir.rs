@@ -93,7 +93,7 @@ impl WorkingDir {
         let mut token = [0u8; 8];
         rand::thread_rng().fill_bytes(&mut token);
         let retired = self.root.join("normalize").join(hex::encode(token));
-        fs::rename(package.path(), &retired).map_err(|e| Error::io("rename", package.path(), e))?;
+        fs::rename(package.path(), &retired).map_err(|e| Error::io("move the normalized package's extract out of", package.path(), e))?;
         Ok(retired)
     }
 
