@@ -5,7 +5,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{count_rows, duckdb_config};
+use common::{count_rows, duckdb_config, folder_names};
 use destination_duckdb::DuckDbDestinationFactory;
 use runner_core::destination::DestinationHandle;
 use runner_core::extract::{Resource, Source, WriteDisposition};
@@ -133,18 +133,6 @@ fn empty_source_creates_no_package_after_first_run() {
 
     assert!(info.is_empty(), "{info}");
     assert_eq!(loads(folder.path()).len(), 1);
-}
-
-/// Returns the names of the sub-folders of `folder`, sorted.
-fn folder_names(folder: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(folder)
-        .unwrap()
-        .map(|entry| entry.unwrap())
-        .filter(|entry| entry.file_type().unwrap().is_dir())
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]
