@@ -201,6 +201,8 @@ pub(crate) struct TableBuffer {
     /// was built or extended; `by_table_index` then has one entry per column.
     all_columns_complete: bool,
     rows: usize,
+    /// Bytes of text, JSON and binary values buffered, for [`Self::bytes`].
+    variable_bytes: usize,
 }
 
 impl TableBuffer {
@@ -229,6 +231,7 @@ impl TableBuffer {
             all_columns_complete: table.columns.values().all(Column::is_complete),
             index,
             rows: 0,
+            variable_bytes: 0,
         }
     }
 
@@ -303,6 +306,12 @@ impl TableBuffer {
         self.rows
     }
 
+    /// Returns an estimate of the buffered bytes: the text, JSON and binary
+    /// values, plus 8 bytes for each value of any type.
+    pub(crate) fn bytes(&self) -> usize {
+        self.variable_bytes + self.rows * self.columns.len() * 8
+    }
+
     /// Appends one row. `cells` holds (column position, value) pairs; columns
     /// not named get a null. A row that lacks a non-nullable column is
     /// rejected before anything is appended. A value that fails its builder
@@ -311,6 +320,7 @@ impl TableBuffer {
     pub(crate) fn append_row(&mut self, cells: &mut Vec<(usize, Cell<'_>)>) -> crate::Result<()> {
         cells.sort_by_key(|(position, _)| *position);
         self.check_row(cells)?;
+        self.variable_bytes += cells.iter().map(|(_, cell)| cell.variable_bytes()).sum::<usize>();
 
         let mut next = cells.drain(..).peekable();
         for (position, column) in self.columns.iter_mut().enumerate() {
@@ -365,6 +375,7 @@ impl TableBuffer {
             columns.push(PendingColumn::Ready(array));
         }
         let rows = std::mem::take(&mut self.rows);
+        self.variable_bytes = 0;
 
         Ok(PendingBatch {
             table_name: self.table_name.clone(),

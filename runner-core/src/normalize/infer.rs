@@ -117,6 +117,18 @@ pub(crate) enum Cell<'a> {
     PendingRowId { parent_id: String, index: usize },
 }
 
+impl Cell<'_> {
+    /// Returns the length of a text, JSON or binary value, 0 for others.
+    pub(crate) fn variable_bytes(&self) -> usize {
+        match self {
+            Cell::Text(text) | Cell::Decimal(text) => text.len(),
+            Cell::Json(text) => text.len(),
+            Cell::Binary(bytes) => bytes.len(),
+            _ => 0,
+        }
+    }
+}
+
 /// Why a value could not be coerced.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum CoerceError {

@@ -705,3 +705,34 @@ fn job_order_same_on_one_and_two_threads() {
     }
     assert_eq!(tables_per_threads[0], tables_per_threads[1]);
 }
+
+#[test]
+fn long_text_ends_row_groups_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut schema = new_schema(&["docs"]);
+    // Text that neither a dictionary nor Snappy shrinks: 1 MiB of
+    // pseudo-random letters per row (xorshift).
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut letters = move |length: usize| -> String {
+        (0..length)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(b'a' + (state % 26) as u8)
+            })
+            .collect()
+    };
+    let rows: Vec<Value> = (0..40).map(|id| json!({"id": id, "text": letters(1 << 20)})).collect();
+
+    let output = run(&mut schema, &dir, "docs", rows);
+
+    // 40 MiB of text in at most 32 MiB per row group, far below 122,880 rows.
+    let job = &output.jobs[0];
+    let metadata = ParquetRecordBatchReaderBuilder::try_new(File::open(&job.path).unwrap())
+        .unwrap()
+        .metadata()
+        .clone();
+    assert!(metadata.num_row_groups() >= 2, "{} row groups", metadata.num_row_groups());
+    assert_eq!(read_table(&output, "docs").num_rows(), 40);
+}

@@ -32,6 +32,18 @@ use crate::storage::WritebackFile;
 /// row groups.
 const MAX_ROW_GROUP_ROWS: usize = 122_880;
 
+/// Bytes of buffered rows (see [`TableBuffer::bytes`]) from which a table
+/// writes a batch before it has `batch_rows` rows. With limits in rows
+/// only, normalizing 800 rows of 300 KB text peaked at about 1 GB; with
+/// this limit and the next one, at about 310 MiB.
+const MAX_BATCH_BYTES: usize = 16 << 20;
+
+/// Encoded bytes of a row group in progress from which a file ends the row
+/// group before it has [`MAX_ROW_GROUP_ROWS`] rows, for the same reason. A
+/// full row group of the nested events is under 10 MB, so such rows keep
+/// DuckDB's row group size.
+const MAX_ROW_GROUP_BYTES: usize = 32 << 20;
+
 /// Columns that hold a distinct value in nearly every row.
 const UNIQUE_COLUMNS: [&str; 2] = ["_dlt_id", "_dlt_parent_id"];
 
@@ -182,7 +194,16 @@ fn write_batch(writer: &mut FileWriter, path: &Path, batch: &RecordBatch) -> cra
         action: "writing a record batch",
         path: path.to_owned(),
         message: source.to_string(),
-    })
+    })?;
+
+    if writer.in_progress_size() >= MAX_ROW_GROUP_BYTES {
+        writer.flush().map_err(|source| Error::Arrow {
+            action: "writing a row group",
+            path: path.to_owned(),
+            message: source.to_string(),
+        })?;
+    }
+    Ok(())
 }
 
 /// Writes the footer and syncs the file: the extracted package is deleted
@@ -254,10 +275,10 @@ impl TableOutput {
     /// Appends one row of (column position, value) cells; positions come from
     /// [`TableBuffer::position`] of the buffer returned by [`Self::buffer_for`].
     pub(crate) fn append_row(&mut self, cells: &mut Vec<(usize, Cell<'_>)>) -> crate::Result<()> {
-        let buffered = match self.buffer.as_mut() {
+        let (buffered, buffered_bytes) = match self.buffer.as_mut() {
             Some(buffer) => {
                 buffer.append_row(cells)?;
-                buffer.rows()
+                (buffer.rows(), buffer.bytes())
             }
             None => return Err(Error::Internal(format!("no row buffer for table `{}`", self.table_name))),
         };
@@ -268,7 +289,7 @@ impl TableOutput {
             .limits
             .file_max_rows
             .is_some_and(|max| file_rows + buffered as u64 >= max);
-        if buffered >= self.limits.batch_rows || file_full {
+        if buffered >= self.limits.batch_rows || buffered_bytes >= MAX_BATCH_BYTES || file_full {
             self.flush()?;
         }
         Ok(())
