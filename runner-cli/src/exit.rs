@@ -1,5 +1,7 @@
 //! Exit codes and the final error message.
 
+use std::borrow::Cow;
+
 use runner_core::error::ErrorCategory;
 
 pub const SUCCESS: u8 = 0;
@@ -46,37 +48,40 @@ pub fn report(error: &anyhow::Error, hint: bool) -> u8 {
         previous = text;
     }
 
-    let denied = denied_path(error);
-    let permission_hint;
-    let (code, hint_text) = match category {
-        Some(ErrorCategory::Config) if denied.is_some() => {
-            let path = denied.map(|path| path.display().to_string()).unwrap_or_default();
-            permission_hint = format!(
-                "this user may not change `{path}` or the folder holding it: fix their permissions (or pass another --pipelines-dir) and run again; data extracted before the error is loaded first"
-            );
-            (CONFIG_ERROR, permission_hint.as_str())
-        }
-        Some(ErrorCategory::Config) => (
-            CONFIG_ERROR,
-            "fix the configuration named above and run again; data extracted before the error is loaded first",
-        ),
-        Some(ErrorCategory::Terminal) => (
-            TERMINAL_ERROR,
-            "this fails again with the same input: fix the data or destination named above; if the failing data is already extracted, discard it with `dlt pipeline <name> drop-pending-packages`",
-        ),
-        Some(ErrorCategory::Transient) => (
-            RUN_FAILED,
-            "this error may pass: run the same command again; data extracted before it stays in the working directory and loads first",
-        ),
-        Some(ErrorCategory::Internal) | None => (
-            RUN_FAILED,
-            "this looks like a bug; run again with -v and report the log",
-        ),
-    };
+    let (code, hint_text) = code_and_hint(error, category);
     if hint {
         eprintln!("hint: {hint_text}");
     }
     code
+}
+
+/// Returns the exit code for `category` and what to do about the error.
+fn code_and_hint(error: &anyhow::Error, category: Option<ErrorCategory>) -> (u8, Cow<'static, str>) {
+    match category {
+        Some(ErrorCategory::Config) => match denied_path(error) {
+            Some(path) => (
+                CONFIG_ERROR,
+                format!(
+                    "this user may not change `{}` or the folder holding it: fix their permissions (or pass another --pipelines-dir) and run again; data extracted before the error is loaded first",
+                    path.display()
+                )
+                .into(),
+            ),
+            None => (
+                CONFIG_ERROR,
+                "fix the configuration named above and run again; data extracted before the error is loaded first".into(),
+            ),
+        },
+        Some(ErrorCategory::Terminal) => (
+            TERMINAL_ERROR,
+            "this fails again with the same input: fix the data or destination named above; if the failing data is already extracted, discard it with `dlt pipeline <name> drop-pending-packages`".into(),
+        ),
+        Some(ErrorCategory::Transient) => (
+            RUN_FAILED,
+            "this error may pass: run the same command again; data extracted before it stays in the working directory and loads first".into(),
+        ),
+        Some(ErrorCategory::Internal) | None => (RUN_FAILED, "this looks like a bug; run again with -v and report the log".into()),
+    }
 }
 
 /// Returns the path of a file operation in `error`'s chain that failed for
@@ -135,7 +140,19 @@ mod tests {
     }
 
     #[test]
-    fn denied_write_is_config_error() {
-        assert_eq!(report(&io_failure(ErrorKind::PermissionDenied), true), CONFIG_ERROR);
+    fn denied_write_hint_names_path() {
+        let error = io_failure(ErrorKind::PermissionDenied);
+        let (code, hint) = code_and_hint(&error, Some(ErrorCategory::Config));
+        assert_eq!(code, CONFIG_ERROR);
+        assert!(hint.contains("`/data/pipelines/p`"), "{hint}");
+        assert!(hint.contains("permissions"), "{hint}");
+    }
+
+    #[test]
+    fn missing_file_hint_is_configuration() {
+        let error = io_failure(ErrorKind::NotFound);
+        let (code, hint) = code_and_hint(&error, Some(ErrorCategory::Config));
+        assert_eq!(code, CONFIG_ERROR);
+        assert!(hint.starts_with("fix the configuration"), "{hint}");
     }
 }

@@ -181,7 +181,7 @@ fn merge_last_wins_across_rotated_files() {
     rows.extend(ids.map(|id| json!({"id": id, "v": "last", "extra": 1})));
     pipeline.run(items(rows, None)).unwrap();
 
-    let kept = setup.strings("SELECT DISTINCT v FROM ds.items");
-    assert_eq!(kept, ["last"]);
+    let values = setup.strings("SELECT DISTINCT v FROM ds.items");
+    assert_eq!(values, ["last"]);
     assert_eq!(setup.strings("SELECT count(*)::VARCHAR FROM ds.items"), ["20000"]);
 }

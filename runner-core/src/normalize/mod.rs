@@ -170,24 +170,24 @@ impl<'a> Normalizer<'a> {
         // the other there.
         let largest = self.outputs.values().enumerate().max_by_key(|(_, output)| output.rows).map(|(index, _)| index);
         let returned = match largest {
-            Some(index) => self.outputs[index].take_back_writer()?,
+            Some(index) => self.outputs[index].take_back_writer()?.map(|writer| (index, writer)),
             None => None,
         };
 
         let mut jobs_per_table = Vec::with_capacity(self.outputs.len());
         let mut rows_per_table = IndexMap::new();
-        let mut largest_output = None;
+        let mut kept_open = None;
         for (index, (table_name, output)) in self.outputs.into_iter().enumerate() {
             rows_per_table.insert(table_name, output.rows);
-            if Some(index) == largest && returned.is_some() {
-                largest_output = Some(output);
+            if returned.as_ref().is_some_and(|(at, _)| *at == index) {
+                kept_open = Some(output);
                 jobs_per_table.push(Vec::new());
             } else {
                 jobs_per_table.push(output.finish()?);
             }
         }
-        if let (Some(index), Some(output), Some(returned)) = (largest, largest_output, returned) {
-            jobs_per_table[index] = output.finish_returned(returned)?;
+        if let (Some(output), Some((index, writer))) = (kept_open, returned) {
+            jobs_per_table[index] = output.finish_returned(writer)?;
         }
         if let Some(encoder) = self.encoder {
             encoder.finish()?;

@@ -128,14 +128,6 @@ pub fn default_pipelines_dir() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".dlt").join("pipelines"))
 }
 
-impl Drop for Pipeline {
-    /// Waits for package deletions still running, while the pipeline lock is
-    /// held, so that the next user of the working directory finds them done.
-    fn drop(&mut self) {
-        self.finish_removals();
-    }
-}
-
 /// Checks a pipeline name: it becomes a folder name and a key in dlt's state.
 pub fn validate_pipeline_name(name: &str) -> Result<()> {
     let invalid = name.is_empty()
@@ -434,5 +426,13 @@ impl Pipeline {
             pending_packages,
             duration: started.elapsed(),
         }
+    }
+}
+
+impl Drop for Pipeline {
+    /// Waits for package deletions still running, while the pipeline lock is
+    /// held, so that the next user of the working directory finds them done.
+    fn drop(&mut self) {
+        self.finish_removals();
     }
 }

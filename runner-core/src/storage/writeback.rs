@@ -9,9 +9,9 @@ const WRITEBACK_STEP_BYTES: u64 = 8 << 20;
 /// A job file, written from its start, that requests writeback of the new
 /// bytes from the kernel every [`WRITEBACK_STEP_BYTES`], without waiting for
 /// them. The sync before a package changes stage then finds most
-/// of the file on disk already: at 1M nested events, syncing the 546 MB
-/// extracted file took 146 ms and the two Parquet files 113 ms, all of it on
-/// the run's critical path.
+/// of the file on disk already. Before, at 1M nested events, syncing the
+/// 546 MB extracted file took 146 ms and the two Parquet files 113 ms, all
+/// of it on the run's critical path.
 pub(crate) struct WritebackFile {
     file: File,
     written: u64,
