@@ -81,12 +81,12 @@ impl DuckDbDestination {
     /// Runs one load attempt. Also returns whether the attach found no
     /// database file, so that the attempt assumed an empty database.
     fn attach_and_load(&mut self, request: &LoadRequest) -> (Result<LoadReport, PluginError>, bool) {
-        let attached = match self.engine.attach_for_load(small_database::job_rows(request), merge::merges(request)) {
+        let mut attached = match self.engine.attach_for_load(small_database::job_rows(request), merge::merges(request)) {
             Ok(attached) => attached,
             Err(error) => return (Err(error), false),
         };
         let (type_options, new_file) = (attached.type_options, attached.new_file);
-        let result = load::load_package(&mut *attached.connection, type_options, new_file, request);
+        let result = load::load_package(&mut *attached.connection, type_options, new_file, &mut attached.job_threads, request);
         (result, new_file)
     }
 

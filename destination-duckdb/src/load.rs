@@ -9,6 +9,7 @@ use plugin_sdk::protocol::{LoadReport, LoadRequest, TableSpec};
 
 use crate::connection::{dataset_tables, execute, existing_table_columns, log_memory_usage};
 use crate::dlt_tables::{LOADS_TABLE, VERSION_TABLE, loads_table, version_table};
+use crate::engine::JobThreads;
 use crate::error::database_error;
 use crate::merge::{self, MergePlan};
 use crate::restore::load_recorded;
@@ -29,6 +30,7 @@ pub(crate) fn load_package(
     connection: &mut Connection,
     options: TypeOptions,
     new_file: bool,
+    job_threads: &mut JobThreads<'_>,
     request: &LoadRequest,
 ) -> Result<LoadReport, PluginError> {
     validate_request(request)?;
@@ -78,7 +80,7 @@ pub(crate) fn load_package(
     store_schema_version(&transaction, request)?;
     truncate_tables(&transaction, request, &stored_tables)?;
     merge::create_staging_tables(&transaction, request, &merge_plan, options)?;
-    let rows_per_table = run_jobs(&transaction, request, &merge_plan)?;
+    let rows_per_table = run_jobs(&transaction, request, &merge_plan, job_threads)?;
     merge::merge_tables(&transaction, request, &merge_plan)?;
     merge::drop_staging_tables(&transaction, request, &merge_plan)?;
     record_load(&transaction, request)?;
@@ -298,6 +300,7 @@ fn run_jobs(
     connection: &Connection,
     request: &LoadRequest,
     merge_plan: &MergePlan<'_>,
+    job_threads: &mut JobThreads<'_>,
 ) -> Result<Vec<(String, u64)>, PluginError> {
     let staging = merge::staging_dataset(&request.dataset_name);
     let mut rows_per_table: Vec<(String, u64)> = Vec::new();
@@ -314,6 +317,7 @@ fn run_jobs(
             "INSERT INTO {} BY NAME SELECT * FROM read_parquet(?)",
             qualified_table(dataset, &job.table_name)
         );
+        job_threads.fit(connection, job.row_count)?;
         let inserted = execute(connection, &statement, params![job.file_path], || {
             format!(
                 "failed to load job {} into table \"{dataset}\".\"{}\" (load {}, file {})",
