@@ -114,10 +114,11 @@ enum InsertionOrder {
 
 /// Rows of one DuckDB row group. A job file of at most this many rows
 /// inserts on one thread: DuckDB's parallel insert gives a second thread
-/// nothing to do in a single row group and still costs its set-up. With
-/// DuckDB 1.5.6 on 2 vCPUs, inserting and committing the 100,000 rows of
-/// `events` from 100k nested events took 0.20 s on one thread and 0.25 s on
-/// two; 250,000 rows took 0.23 s on one and 0.12 to 0.18 s on two.
+/// nothing to do in a single row group and still costs its set-up.
+/// Measured with DuckDB 1.5.6 on 2 vCPUs (insert and commit): the 100,000
+/// rows of `events` from 100k nested events took 0.20 s on one thread and
+/// 0.25 s on two. A file of 250,000 rows took 0.23 s on one thread and 0.12
+/// to 0.18 s on two.
 const ROW_GROUP_ROWS: u64 = 122_880;
 
 /// Job rows from which a package loads under the bounded `memory_limit`.
@@ -577,13 +578,20 @@ mod tests {
         setting(engine, "threads")
     }
 
-    #[test]
-    fn threads_follow_database_size() {
-        let dir = tempfile::tempdir().expect("create temporary folder");
+    /// Starts an engine on `w.duckdb` in `dir` without configured settings
+    /// and returns it with DuckDB's default thread count.
+    fn engine_with_managed_threads(dir: &tempfile::TempDir) -> (Engine, i64) {
         let mut engine = Engine::start(DuckDbConfig::new(dir.path().join("w.duckdb")));
         let ThreadCount::Managed { default, .. } = engine.instance().expect("start DuckDB").threads else {
             panic!("thread count is not managed without a configured `threads`");
         };
+        (engine, default)
+    }
+
+    #[test]
+    fn threads_follow_database_size() {
+        let dir = tempfile::tempdir().expect("create temporary folder");
+        let (mut engine, default) = engine_with_managed_threads(&dir);
         assert_eq!(thread_setting(&mut engine), 1);
 
         // A package too large for a small database.
@@ -608,10 +616,7 @@ mod tests {
     #[test]
     fn job_threads_follow_file_size() {
         let dir = tempfile::tempdir().expect("create temporary folder");
-        let mut engine = Engine::start(DuckDbConfig::new(dir.path().join("w.duckdb")));
-        let ThreadCount::Managed { default, .. } = engine.instance().expect("start DuckDB").threads else {
-            panic!("thread count is not managed without a configured `threads`");
-        };
+        let (mut engine, default) = engine_with_managed_threads(&dir);
         assert!(default > 1, "DuckDB runs one thread by default here, so the test shows nothing");
 
         let read_threads = |connection: &Connection| -> i64 {
