@@ -342,14 +342,26 @@ pub(crate) struct JobThreads<'a> {
 impl JobThreads<'_> {
     /// Sets the thread count for inserting a job file of `job_rows` rows.
     pub(crate) fn fit(&mut self, connection: &Connection, job_rows: u64) -> Result<(), PluginError> {
+        self.set(connection, |default| if job_rows <= ROW_GROUP_ROWS { 1 } else { default })
+    }
+
+    /// Sets the load's thread count again after the jobs, so that the
+    /// statements that follow (the merges) do not run on the one thread
+    /// that the last small job file got.
+    pub(crate) fn restore(&mut self, connection: &Connection) -> Result<(), PluginError> {
+        self.set(connection, |default| default)
+    }
+
+    /// Sets DuckDB's thread count to `count` applied to the load's count,
+    /// unless the count is configured or fixed for this load.
+    fn set(&mut self, connection: &Connection, count: impl FnOnce(i64) -> i64) -> Result<(), PluginError> {
         let ThreadCount::Managed { default, current } = self.threads else {
             return Ok(());
         };
         if self.fixed {
             return Ok(());
         }
-        let count = if job_rows <= ROW_GROUP_ROWS { 1 } else { *default };
-        set_thread_count(connection, current, count)
+        set_thread_count(connection, current, count(*default))
     }
 }
 
@@ -628,6 +640,9 @@ mod tests {
         attached.job_threads.fit(attached.connection, ROW_GROUP_ROWS).expect("fit one row group");
         assert_eq!(read_threads(attached.connection), 1);
         attached.job_threads.fit(attached.connection, ROW_GROUP_ROWS + 1).expect("fit two row groups");
+        assert_eq!(read_threads(attached.connection), default);
+        attached.job_threads.fit(attached.connection, 3).expect("fit a small file");
+        attached.job_threads.restore(attached.connection).expect("restore the load's count");
         assert_eq!(read_threads(attached.connection), default);
         drop(attached);
 

@@ -81,6 +81,7 @@ pub(crate) fn load_package(
     truncate_tables(&transaction, request, &stored_tables)?;
     merge::create_staging_tables(&transaction, request, &merge_plan, options)?;
     let rows_per_table = run_jobs(&transaction, request, &merge_plan, job_threads)?;
+    job_threads.restore(&transaction)?;
     merge::merge_tables(&transaction, request, &merge_plan)?;
     merge::drop_staging_tables(&transaction, request, &merge_plan)?;
     record_load(&transaction, request)?;
