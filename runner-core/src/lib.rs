@@ -26,6 +26,7 @@ mod lines;
 pub mod load_id;
 pub mod naming;
 pub mod normalize;
+mod panics;
 pub mod pipeline;
 pub mod plugins;
 pub mod project;

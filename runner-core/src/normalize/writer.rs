@@ -108,7 +108,7 @@ impl Encoder {
         let thread = std::thread::Builder::new()
             .name("parquet-encoder".to_owned())
             .spawn(move || {
-                if let Err(error) = encode(commands) {
+                if let Err(error) = crate::panics::catch_panic("the Parquet encoder thread", || encode(commands)) {
                     // Dropping the receiver makes the next send fail, and the
                     // sender then reports this error.
                     *thread_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error);

@@ -250,9 +250,11 @@ fn parse_json_lines_ahead(
         let parser = scope.spawn(move || {
             // A send fails only when the normalizer stopped on an error,
             // which it reports itself.
-            let parsed = parse_json_lines(reader, path, &mut |chunk| {
-                normalized.try_iter().for_each(drop);
-                sender.send(Ok(chunk)).map_err(|_| Error::Internal("normalizer stopped".to_owned()))
+            let parsed = crate::panics::catch_panic("the JSON parser thread", || {
+                parse_json_lines(reader, path, &mut |chunk| {
+                    normalized.try_iter().for_each(drop);
+                    sender.send(Ok(chunk)).map_err(|_| Error::Internal("normalizer stopped".to_owned()))
+                })
             });
             if let Err(error) = parsed {
                 let _ = sender.send(Err(error));

@@ -261,7 +261,7 @@ impl Runner {
         match self.executor {
             Executor::BlockingPool => tokio::task::spawn_blocking(work).await.map_err(|error| error.to_string()),
             Executor::CallingThread => std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
-                .map_err(|panic| format!("task panicked: {}", panic_message(panic.as_ref()))),
+                .map_err(|panic| format!("task panicked: {}", crate::panics::panic_message(panic.as_ref()))),
         }
     }
 
@@ -438,18 +438,6 @@ impl Runner {
         let result = body(self);
         self.executor = previous;
         result
-    }
-}
-
-/// Returns the message of a panic payload, which is a `&str` or a `String`
-/// when the panic was raised with a message.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    if let Some(message) = panic.downcast_ref::<&str>() {
-        message
-    } else if let Some(message) = panic.downcast_ref::<String>() {
-        message
-    } else {
-        "no message"
     }
 }
 
