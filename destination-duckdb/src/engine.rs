@@ -113,12 +113,11 @@ enum InsertionOrder {
 }
 
 /// Rows of one DuckDB row group. A job file of at most this many rows
-/// inserts on one thread: DuckDB's parallel insert gives a second thread
-/// nothing to do in a single row group and still costs its set-up.
-/// Measured with DuckDB 1.5.6 on 2 vCPUs (insert and commit): the 100,000
-/// rows of `events` from 100k nested events took 0.20 s on one thread and
-/// 0.25 s on two. A file of 250,000 rows took 0.23 s on one thread and 0.12
-/// to 0.18 s on two.
+/// inserts on one thread, because DuckDB's parallel insert gives a second
+/// thread nothing to do in one row group and still costs its set-up.
+/// With DuckDB 1.5.6 on 2 vCPUs, 100,000 rows inserted and committed in
+/// 0.20 s on one thread and 0.25 s on two, and 250,000 rows in 0.23 s on
+/// one and 0.12 to 0.18 s on two.
 const ROW_GROUP_ROWS: u64 = 122_880;
 
 /// Job rows from which a package loads under the bounded `memory_limit`.
@@ -334,8 +333,8 @@ pub(crate) struct AttachedFile<'a> {
 /// larger ones.
 pub(crate) struct JobThreads<'a> {
     threads: &'a mut ThreadCount,
-    /// True when the count stays as the attach set it: for a small database,
-    /// which loads on one thread anyway, and outside a load.
+    /// True when the count stays as the attach set it: for a small database
+    /// (one thread anyway) and outside a load.
     fixed: bool,
 }
 
@@ -352,16 +351,16 @@ impl JobThreads<'_> {
         self.set(connection, |default| default)
     }
 
-    /// Sets DuckDB's thread count to `count` applied to the load's count,
-    /// unless the count is configured or fixed for this load.
-    fn set(&mut self, connection: &Connection, count: impl FnOnce(i64) -> i64) -> Result<(), PluginError> {
+    /// Sets DuckDB's thread count to what `pick` returns for the load's
+    /// count, unless the count is configured or fixed for this load.
+    fn set(&mut self, connection: &Connection, pick: impl FnOnce(i64) -> i64) -> Result<(), PluginError> {
         let ThreadCount::Managed { default, current } = self.threads else {
             return Ok(());
         };
         if self.fixed {
             return Ok(());
         }
-        set_thread_count(connection, current, count(*default))
+        set_thread_count(connection, current, pick(*default))
     }
 }
 

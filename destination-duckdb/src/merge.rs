@@ -70,14 +70,11 @@ struct MergeTree<'a> {
     nested: Vec<&'a TableSpec>,
 }
 
-/// Returns whether a job of `request` loads into a merge table.
+/// Returns whether a job of `request` loads into a merge table. A request
+/// whose merge plan is invalid counts as merging, since its load fails
+/// anyway.
 pub(crate) fn merges(request: &LoadRequest) -> bool {
-    request.jobs.iter().any(|job| {
-        request
-            .tables
-            .iter()
-            .any(|table| table.name == job.table_name && table.write_disposition == "merge")
-    })
+    MergePlan::build(request).map_or(true, |plan| !plan.staged.is_empty())
 }
 
 /// The merge tables of one load request.

@@ -1,6 +1,6 @@
-//! Panics on the runner's worker threads, turned into errors that carry
-//! the panic's message, so the step fails with the cause instead of "the
-//! thread stopped".
+//! Panics on worker threads, turned into errors that carry the panic's
+//! message, so that a step fails with the cause instead of "the thread
+//! stopped".
 
 use crate::{Error, Result};
 

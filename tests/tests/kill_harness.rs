@@ -65,7 +65,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{count_rows, dlt_binary, folder_names};
+use common::{count_rows, dlt_binary, file_names, folder_names};
 
 /// Rows per input file. A debug-build run of one batch takes 2 to 4 s on two
 /// busy cores (measured), long enough for kills to land at different points.
@@ -346,20 +346,6 @@ fn copy_dir(from: &Path, to: &Path) {
             fs::copy(entry.path(), &target).unwrap();
         }
     }
-}
-
-/// Names of the files in `folder`; none when it does not exist.
-fn file_names(folder: &Path) -> Vec<String> {
-    let Ok(entries) = fs::read_dir(folder) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .map(|entry| entry.unwrap())
-        .filter(|entry| entry.file_type().unwrap().is_file())
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// Package folders of one working directory, by stage.

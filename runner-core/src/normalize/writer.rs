@@ -80,7 +80,10 @@ enum Command {
 
 /// A file whose writer the encoder thread sends back; see
 /// [`TableOutput::take_back_writer`].
-pub(crate) struct ReturnedWriter(mpsc::Receiver<FileWriter>);
+pub(crate) struct ReturnedWriter {
+    receiver: mpsc::Receiver<FileWriter>,
+    encoder: EncoderHandle,
+}
 
 /// Encodes and writes Parquet files on a thread of its own, so that the
 /// normalizer's thread only builds record batches. Encoding (dictionaries,
@@ -145,10 +148,13 @@ impl Encoder {
 
 impl EncoderHandle {
     fn send(&self, command: Command) -> crate::Result<()> {
-        self.sender.send(command).map_err(|_| {
-            take_failure(&self.failure)
-                .unwrap_or_else(|| Error::Internal("the Parquet encoder thread stopped".to_owned()))
-        })
+        self.sender.send(command).map_err(|_| self.stopped())
+    }
+
+    /// Returns the error that stopped the encoder thread, for a caller that
+    /// found its channel closed.
+    fn stopped(&self) -> Error {
+        take_failure(&self.failure).unwrap_or_else(|| Error::Internal("the Parquet encoder thread stopped".to_owned()))
     }
 }
 
@@ -457,19 +463,16 @@ impl TableOutput {
 
         let (reply, receiver) = mpsc::sync_channel(1);
         encoder.send(Command::Return(file.path.clone(), reply))?;
-        Ok(Some(ReturnedWriter(receiver)))
+        Ok(Some(ReturnedWriter {
+            receiver,
+            encoder: encoder.clone(),
+        }))
     }
 
     /// Waits for the writer that [`Self::take_back_writer`] requested, then
     /// closes its file here and returns the job files written.
     pub(crate) fn finish_returned(mut self, returned: ReturnedWriter) -> crate::Result<Vec<JobFile>> {
-        let writer = match returned.0.recv() {
-            Ok(writer) => writer,
-            Err(_) => {
-                let failure = self.encoder.as_ref().and_then(|encoder| take_failure(&encoder.failure));
-                return Err(failure.unwrap_or_else(|| Error::Internal("the Parquet encoder thread stopped".to_owned())));
-            }
-        };
+        let writer = returned.receiver.recv().map_err(|_| returned.encoder.stopped())?;
         if let Some(file) = self.file.as_mut() {
             file.writer = Some(writer);
         }

@@ -18,12 +18,22 @@ use tempfile::TempDir;
 /// Returns the names of the sub-folders of `folder`, sorted; none when it
 /// does not exist.
 pub fn folder_names(folder: &Path) -> Vec<String> {
+    entry_names(folder, fs::FileType::is_dir)
+}
+
+/// Returns the names of the files in `folder`, sorted; none when it does not
+/// exist.
+pub fn file_names(folder: &Path) -> Vec<String> {
+    entry_names(folder, fs::FileType::is_file)
+}
+
+fn entry_names(folder: &Path, kind: fn(&fs::FileType) -> bool) -> Vec<String> {
     let Ok(entries) = fs::read_dir(folder) else {
         return Vec::new();
     };
     let mut names: Vec<String> = entries
         .map(|entry| entry.unwrap())
-        .filter(|entry| entry.file_type().unwrap().is_dir())
+        .filter(|entry| kind(&entry.file_type().unwrap()))
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
