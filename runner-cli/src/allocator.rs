@@ -48,8 +48,9 @@ pub fn release_freed_memory() {
 /// pages. The workspace builds mimalloc with its `no_thp` feature, which
 /// drops that mark, because the flag set here did not stop the two huge
 /// pages of the arena that mimalloc reserves before `main`. Without them a
-/// three-row run took 45.6 ms instead of 49 ms (25 runs each, twice, Linux
-/// 6.18 on 2 vCPUs).
+/// three-row run used 37.0 to 43.1 ms of CPU time instead of 41.5 to 51.4 ms
+/// (means of 25 runs, four blocks each, Linux 6.18 on 2 vCPUs). Its wall
+/// time changed by less than the machine's drift between blocks.
 #[cfg(target_os = "linux")]
 fn use_small_pages() {
     // SAFETY: PR_SET_THP_DISABLE takes one integer flag and touches no memory
