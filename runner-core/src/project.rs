@@ -76,6 +76,7 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
     // Everything that can fail on configuration happens before the working
     // directory is created, so a bad project leaves no folder behind.
     let normalize_workers = normalize_workers_from_env()?;
+    let file_max_rows = file_max_items_from_env()?;
     let mut runner_options = RunnerOptions::from_run_config(&resolved.run_config, &search)?;
     runner_options.resolved_config_keys = resolved_config_keys(&resolved);
     let trace_sink = trace_sink(&project, &resolved, &search, &pipelines_dir)?;
@@ -100,6 +101,9 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
     if let Some(workers) = normalize_workers {
         pipeline_options = pipeline_options.with_normalize_workers(workers);
     }
+    if let Some(rows) = file_max_rows {
+        pipeline_options = pipeline_options.with_file_max_rows(rows);
+    }
     let pipeline = Pipeline::new(pipeline_options, destination)?;
 
     Ok(OpenedPipeline {
@@ -114,15 +118,36 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
 /// Environment variable of dlt's normalize worker count.
 const NORMALIZE_WORKERS_ENV: &str = "NORMALIZE__WORKERS";
 
+/// Environment variables of dlt's row limit per normalized load file, the
+/// more specific first, as dlt resolves its config sections.
+const FILE_MAX_ITEMS_ENVS: [&str; 2] = ["NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS", "DATA_WRITER__FILE_MAX_ITEMS"];
+
 /// Reads dlt's `NORMALIZE__WORKERS` setting, if set.
 fn normalize_workers_from_env() -> Result<Option<usize>> {
-    let Ok(text) = std::env::var(NORMALIZE_WORKERS_ENV) else {
+    let workers = positive_env(NORMALIZE_WORKERS_ENV, "the number of threads normalize may use, such as 2")?;
+    Ok(workers.map(|workers| usize::try_from(workers).unwrap_or(usize::MAX)))
+}
+
+/// Reads dlt's `file_max_items` setting of the normalize data writer, if set.
+fn file_max_items_from_env() -> Result<Option<u64>> {
+    for name in FILE_MAX_ITEMS_ENVS {
+        if let Some(rows) = positive_env(name, "the maximum rows per load file, such as 100000")? {
+            return Ok(Some(rows));
+        }
+    }
+    Ok(None)
+}
+
+/// Reads environment variable `name` as a positive whole number. `meaning`
+/// completes the hint of the error, which names the variable and its value.
+fn positive_env(name: &str, meaning: &str) -> Result<Option<u64>> {
+    let Ok(text) = std::env::var(name) else {
         return Ok(None);
     };
-    match text.trim().parse::<usize>() {
-        Ok(workers) if workers > 0 => Ok(Some(workers)),
+    match text.trim().parse::<u64>() {
+        Ok(value) if value > 0 => Ok(Some(value)),
         _ => Err(Error::config(format!(
-            "{NORMALIZE_WORKERS_ENV}=`{text}` is not a positive whole number; set it to the number of threads normalize may use, such as 2, or unset it"
+            "{name}=`{text}` is not a positive whole number; set it to {meaning}, or unset it"
         ))),
     }
 }

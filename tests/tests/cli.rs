@@ -4,7 +4,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{TestProject, assert_success, count_rows, stderr, stdout};
+use common::{TestProject, assert_success, count_rows, file_names, folder_names, stderr, stdout};
 use serde_json::Value;
 
 const COUNTRIES_YML: &str = "\
@@ -260,6 +260,39 @@ fn normalize_workers_give_same_tables() {
 
     assert_eq!(loaded[0].0, loaded[1].0, "tables differ between 1 and 2 normalize workers");
     assert_eq!(loaded[0].1, loaded[1].1, "country names differ between 1 and 2 normalize workers");
+}
+
+#[test]
+fn file_max_items_splits_load_files() {
+    let project = TestProject::new(COUNTRIES_YML);
+    project.add_example_data("countries.json");
+
+    // The normalize section's value wins over the general one, as in dlt.
+    let env = [("NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS", "100"), ("DATA_WRITER__FILE_MAX_ITEMS", "50")];
+    assert_success(&project.dlt_with_env(&["pipeline", "countries_pipeline", "run"], &env));
+
+    // 250 countries go into load files of at most 100 rows.
+    let loaded = project.data_dir().join("pipelines/countries_pipeline/load/loaded");
+    let packages = folder_names(&loaded);
+    assert_eq!(packages.len(), 1, "{packages:?}");
+    let jobs = file_names(&loaded.join(&packages[0]).join("completed_jobs"));
+    let country_files = jobs.iter().filter(|name| name.starts_with("countries.")).count();
+    assert_eq!(country_files, 3, "{jobs:?}");
+
+    let connection = project.duckdb("warehouse.duckdb");
+    assert_eq!(count_rows(&connection, "world.countries"), 250);
+}
+
+#[test]
+fn invalid_file_max_items_rejected() {
+    let project = TestProject::new(COUNTRIES_YML);
+    project.add_example_data("countries.json");
+
+    let output = project.dlt_with_env(&["pipeline", "countries_pipeline", "run"], &[("DATA_WRITER__FILE_MAX_ITEMS", "0")]);
+
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("DATA_WRITER__FILE_MAX_ITEMS=`0`"), "{}", stderr(&output));
+    assert!(!project.data_dir().exists(), "a configuration error created the working directory");
 }
 
 #[test]

@@ -70,7 +70,9 @@ pub struct PipelineOptions {
     pub dataset_name: Option<String>,
     /// Rows buffered per table before normalize writes a record batch.
     pub normalize_batch_rows: usize,
-    /// Rows after which normalize starts a new load file; unlimited when `None`.
+    /// Rows after which normalize starts a new load file; unlimited when
+    /// `None`. A `dlt.yml` project takes it from dlt's
+    /// `NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS` (or `DATA_WRITER__FILE_MAX_ITEMS`).
     pub file_max_rows: Option<u64>,
     /// Threads normalize may keep busy: at 2 or more, JSON rows are parsed
     /// on a thread of their own, and Parquet files are encoded (with the
@@ -95,6 +97,12 @@ impl PipelineOptions {
     /// Sets the threads normalize may keep busy; 1 keeps it on one thread.
     pub fn with_normalize_workers(mut self, workers: usize) -> Self {
         self.normalize_workers = workers.max(1);
+        self
+    }
+
+    /// Sets the rows after which normalize starts a new load file, at least 1.
+    pub fn with_file_max_rows(mut self, rows: u64) -> Self {
+        self.file_max_rows = Some(rows.max(1));
         self
     }
 
