@@ -284,25 +284,16 @@ fn file_max_items_splits_load_files() {
 }
 
 #[test]
-fn invalid_file_max_items_rejected() {
-    let project = TestProject::new(COUNTRIES_YML);
-    project.add_example_data("countries.json");
+fn invalid_normalize_settings_rejected() {
+    let cases = [("NORMALIZE__WORKERS", "abc"), ("DATA_WRITER__FILE_MAX_ITEMS", "0")];
+    for (name, value) in cases {
+        let project = TestProject::new(COUNTRIES_YML);
+        project.add_example_data("countries.json");
 
-    let output = project.dlt_with_env(&["pipeline", "countries_pipeline", "run"], &[("DATA_WRITER__FILE_MAX_ITEMS", "0")]);
+        let output = project.dlt_with_env(&["pipeline", "countries_pipeline", "run"], &[(name, value)]);
 
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("DATA_WRITER__FILE_MAX_ITEMS=`0`"), "{}", stderr(&output));
-    assert!(!project.data_dir().exists(), "a configuration error created the working directory");
-}
-
-#[test]
-fn invalid_normalize_workers_rejected() {
-    let project = TestProject::new(COUNTRIES_YML);
-    project.add_example_data("countries.json");
-
-    let output = project.dlt_with_env(&["pipeline", "countries_pipeline", "run"], &[("NORMALIZE__WORKERS", "abc")]);
-
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("NORMALIZE__WORKERS=`abc`"), "{}", stderr(&output));
-    assert!(!project.data_dir().exists(), "a configuration error created the working directory");
+        assert_eq!(output.status.code(), Some(2), "{name}: {}", stderr(&output));
+        assert!(stderr(&output).contains(&format!("{name}=`{value}`")), "{}", stderr(&output));
+        assert!(!project.data_dir().exists(), "{name}: a configuration error created the working directory");
+    }
 }
