@@ -20,6 +20,7 @@ use crate::connection::{
 use crate::error::{database_error, open_error};
 use crate::freed_pages::PagePurger;
 use crate::small_database;
+use crate::spill_folder::SpillFolder;
 use crate::sql::{TypeOptions, quote_identifier};
 
 /// Catalog name of the in-memory database that stays the default between
@@ -203,6 +204,7 @@ impl Engine {
                 database.display()
             ))
         })?;
+        let spill_folder = SpillFolder::create(&self.config);
         let instance = self.instance()?;
 
         // ATTACH creates a missing file, so whether it exists is read just
@@ -235,6 +237,7 @@ impl Engine {
             new_file,
             job_threads: JobThreads { threads, fixed: true },
             purger: None,
+            _spill_folder: spill_folder,
         };
         attached
             .connection
@@ -326,6 +329,8 @@ pub(crate) struct AttachedFile<'a> {
     /// bounded `memory_limit`. Fields drop after `drop`, so it stops after
     /// the file is detached.
     purger: Option<PagePurger>,
+    /// Spill folder of the file, removed after the detach when it is empty.
+    _spill_folder: Option<SpillFolder>,
 }
 
 /// Sets DuckDB's thread count before each job insert of a load: one thread
@@ -401,8 +406,8 @@ fn start_instance(config: &DuckDbConfig) -> Result<Instance, PluginError> {
 
     // An instance opened on the file spills to `<file>.tmp`, but an in-memory
     // one spills to `.tmp` in the current directory, so the folder is set here.
-    if let Some(path) = config.database.to_str() {
-        let temp_directory = format!("SET GLOBAL temp_directory = {}", string_literal(&format!("{path}.tmp")));
+    if let Some(path) = SpillFolder::path(config) {
+        let temp_directory = format!("SET GLOBAL temp_directory = {}", string_literal(&path));
         connection
             .execute_batch(&temp_directory)
             .map_err(|error| database_error(&error, "failed to set DuckDB's temp_directory"))?;
@@ -817,5 +822,50 @@ mod tests {
             assert_eq!(memory_limit_setting(&mut engine), "1.0 GiB", "setting {name}");
             assert!(!engine.lift_default_memory_limit().expect("lift"), "setting {name}");
         }
+    }
+
+    /// Runs a sort that cannot fit in DuckDB's memory limit, so it spills to
+    /// the temporary folder.
+    fn spill(attached: &AttachedFile<'_>) {
+        attached
+            .connection
+            .execute_batch(
+                "SET memory_limit = '64MiB'; SET preserve_insertion_order = false; \
+                 CREATE TABLE sorted AS SELECT i, hash(i) AS h FROM range(10000000) AS t(i) ORDER BY h",
+            )
+            .expect("sort 10M rows under a 64 MiB limit");
+    }
+
+    #[test]
+    fn spill_folder_removed_after_detach() {
+        let dir = tempfile::tempdir().expect("create temporary folder");
+        let spill_folder = dir.path().join("w.duckdb.tmp");
+        let mut engine = Engine::start(DuckDbConfig::new(dir.path().join("w.duckdb")));
+
+        let attached = engine.attach().expect("attach");
+        spill(&attached);
+        assert!(spill_folder.is_dir(), "the sort did not spill to {}", spill_folder.display());
+        drop(attached);
+        assert!(!spill_folder.exists(), "{} is left after the detach", spill_folder.display());
+
+        // The instance spills again after its folder was removed.
+        let attached = engine.attach().expect("attach again");
+        attached.connection.execute_batch("DROP TABLE sorted").expect("drop the sorted table");
+        spill(&attached);
+        drop(attached);
+        assert!(!spill_folder.exists(), "{} is left after the second detach", spill_folder.display());
+    }
+
+    #[test]
+    fn spill_folder_with_files_kept() {
+        let dir = tempfile::tempdir().expect("create temporary folder");
+        let user_file = dir.path().join("w.duckdb.tmp").join("notes.txt");
+        std::fs::create_dir(dir.path().join("w.duckdb.tmp")).expect("create the spill folder");
+        std::fs::write(&user_file, "not DuckDB's").expect("write a file into the spill folder");
+        let mut engine = Engine::start(DuckDbConfig::new(dir.path().join("w.duckdb")));
+
+        drop(engine.attach().expect("attach"));
+
+        assert!(user_file.is_file(), "{} was removed", user_file.display());
     }
 }

@@ -50,6 +50,7 @@ mod load;
 mod merge;
 mod restore;
 mod small_database;
+mod spill_folder;
 pub mod sql;
 
 pub use config::{DuckDbConfig, DuckDbSetting, SettingScope};
