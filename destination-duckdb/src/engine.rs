@@ -237,7 +237,7 @@ impl Engine {
             new_file,
             job_threads: JobThreads { threads, fixed: true },
             purger: None,
-            _spill_folder: spill_folder,
+            _spill_folder: spill_folder.map(SpillFolder::remove_when_empty),
         };
         attached
             .connection

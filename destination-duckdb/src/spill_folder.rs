@@ -32,15 +32,24 @@ impl SpillFolder {
         config.database.to_str().map(|database| format!("{database}.tmp"))
     }
 
-    /// Creates the spill folder of `config`'s database if it is missing. A
-    /// folder that cannot be created is only logged, because most loads
-    /// never spill, and a load that does spill fails with DuckDB's own error.
-    pub(crate) fn create(config: &DuckDbConfig) -> Option<SpillFolder> {
+    /// Creates the spill folder of `config`'s database if it is missing, and
+    /// returns its path. A folder that cannot be created is only logged,
+    /// because most loads never spill, and a load that does spill fails with
+    /// DuckDB's own error.
+    pub(crate) fn create(config: &DuckDbConfig) -> Option<PathBuf> {
         let path = PathBuf::from(Self::path(config)?);
         if let Err(error) = std::fs::create_dir_all(&path) {
             tracing::debug!(path = %path.display(), %error, "failed to create DuckDB's spill folder");
         }
-        Some(SpillFolder { path })
+        Some(path)
+    }
+
+    /// Takes over the folder at `path`, to remove it when dropped if it is
+    /// empty. Call it only once the database file is attached: a process
+    /// that failed to attach must not remove the folder of the process that
+    /// has the file attached and may spill into it next.
+    pub(crate) fn remove_when_empty(path: PathBuf) -> SpillFolder {
+        SpillFolder { path }
     }
 }
 

@@ -142,6 +142,8 @@ fn locked_database_without_retries_fails() {
     let project = project("");
     let database = project.path().join("warehouse.duckdb");
     let holder = Holder::start(&database);
+    let spill_folder = project.path().join("warehouse.duckdb.tmp");
+    std::fs::create_dir(&spill_folder).unwrap();
 
     let output = project.dlt(&["pipeline", "p", "run"]);
     drop(holder);
@@ -171,4 +173,7 @@ fn locked_database_without_retries_fails() {
         .query_row("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ds'", [], |row| row.get(0))
         .unwrap();
     assert_eq!(tables, 0, "nothing is loaded");
+    // The holder could spill into its empty folder next, so a run that could
+    // not attach the file leaves the folder alone.
+    assert!(spill_folder.is_dir(), "the holder's spill folder was removed");
 }
