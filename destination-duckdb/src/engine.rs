@@ -416,11 +416,20 @@ fn start_instance(config: &DuckDbConfig) -> Result<Instance, PluginError> {
     // Every call commits at most one transaction and then detaches, which
     // checkpoints. Checkpointing at the commit instead, without writing the
     // WAL first, saves writing, syncing and deleting the WAL file. A failed
-    // checkpoint then fails the commit. Configured settings come later, so
-    // `global_config` can override both.
+    // checkpoint then fails the commit.
+    //
+    // Each job file is read once, so DuckDB's cache of read file blocks only
+    // grows: a package of 20,000 job files of 10 rows each peaked at 1.03 GiB
+    // with it and at 105 MiB without, and loaded in 15.7 s instead of 18.3 s.
+    // Packages with one file per table loaded as fast either way.
+    //
+    // Configured settings come later, so `global_config` can override these.
     connection
-        .execute_batch("SET GLOBAL checkpoint_threshold = '0b'; SET GLOBAL auto_checkpoint_skip_wal_threshold = 0")
-        .map_err(|error| database_error(&error, "failed to make DuckDB checkpoint at each commit"))?;
+        .execute_batch(
+            "SET GLOBAL checkpoint_threshold = '0b'; SET GLOBAL auto_checkpoint_skip_wal_threshold = 0; \
+             SET GLOBAL enable_external_file_cache = false",
+        )
+        .map_err(|error| database_error(&error, "failed to set DuckDB up for loading files once"))?;
 
     apply_settings(&connection, config)?;
     let memory_limit = match bounded_memory_limit(&connection, config)? {
@@ -867,5 +876,37 @@ mod tests {
         drop(engine.attach().expect("attach"));
 
         assert!(user_file.is_file(), "{} was removed", user_file.display());
+    }
+
+    /// Returns the bytes of read file blocks that DuckDB keeps cached.
+    fn file_cache_bytes(attached: &AttachedFile<'_>) -> i64 {
+        attached
+            .connection
+            .query_row(
+                "SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory() WHERE tag = 'EXTERNAL_FILE_CACHE'",
+                [],
+                |row| row.get(0),
+            )
+            .expect("read DuckDB's memory use")
+    }
+
+    #[test]
+    fn read_files_not_cached() {
+        let dir = tempfile::tempdir().expect("create temporary folder");
+        let file = dir.path().join("rows.parquet");
+        let mut engine = Engine::start(DuckDbConfig::new(dir.path().join("w.duckdb")));
+
+        let attached = engine.attach().expect("attach");
+        attached
+            .connection
+            .execute_batch(&format!(
+                "COPY (SELECT range AS id, 'row ' || range AS label FROM range(100000)) TO {}; \
+                 CREATE TABLE copied AS SELECT * FROM read_parquet({})",
+                string_literal(&file.display().to_string()),
+                string_literal(&file.display().to_string())
+            ))
+            .expect("write and read a Parquet file");
+
+        assert_eq!(file_cache_bytes(&attached), 0);
     }
 }
