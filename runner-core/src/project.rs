@@ -4,6 +4,7 @@
 //! The whole project file is validated before anything is created on disk:
 //! a configuration error leaves no folder behind.
 
+use std::num::IntErrorKind;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -124,32 +125,44 @@ const FILE_MAX_ITEMS_ENVS: [&str; 2] = ["NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS"
 
 /// Reads dlt's `NORMALIZE__WORKERS` setting, if set.
 fn normalize_workers_from_env() -> Result<Option<usize>> {
-    let workers = positive_env(NORMALIZE_WORKERS_ENV, "the number of threads normalize may use, such as 2")?;
-    Ok(workers.map(|workers| usize::try_from(workers).unwrap_or(usize::MAX)))
+    let meaning = "a positive whole number: the number of threads normalize may use, such as 2";
+    match whole_number_env(NORMALIZE_WORKERS_ENV, meaning)? {
+        Some(0) => Err(invalid_env(NORMALIZE_WORKERS_ENV, "0", meaning)),
+        workers => Ok(workers.map(|workers| usize::try_from(workers).unwrap_or(usize::MAX))),
+    }
 }
 
-/// Reads dlt's `file_max_items` setting of the normalize data writer, if set.
+/// Reads dlt's `file_max_items` setting of the normalize data writer, if
+/// set. 0 means no limit, as in dlt.
 fn file_max_items_from_env() -> Result<Option<u64>> {
+    let meaning = "a whole number: the maximum rows per load file, such as 100000, or 0 for no limit";
     for name in FILE_MAX_ITEMS_ENVS {
-        if let Some(rows) = positive_env(name, "the maximum rows per load file, such as 100000")? {
-            return Ok(Some(rows));
+        match whole_number_env(name, meaning)? {
+            Some(0) => return Ok(None),
+            Some(rows) => return Ok(Some(rows)),
+            None => {}
         }
     }
     Ok(None)
 }
 
-/// Reads environment variable `name` as a positive whole number. `meaning`
-/// completes the hint of the error, which names the variable and its value.
-fn positive_env(name: &str, meaning: &str) -> Result<Option<u64>> {
+/// Reads environment variable `name` as a whole number. A number beyond
+/// `u64::MAX` counts as `u64::MAX`, a limit no input reaches. `meaning`
+/// completes the hint of the error.
+fn whole_number_env(name: &str, meaning: &str) -> Result<Option<u64>> {
     let Ok(text) = std::env::var(name) else {
         return Ok(None);
     };
     match text.trim().parse::<u64>() {
-        Ok(value) if value > 0 => Ok(Some(value)),
-        _ => Err(Error::config(format!(
-            "{name}=`{text}` is not a positive whole number; set it to {meaning}, or unset it"
-        ))),
+        Ok(value) => Ok(Some(value)),
+        Err(error) if *error.kind() == IntErrorKind::PosOverflow => Ok(Some(u64::MAX)),
+        Err(_) => Err(invalid_env(name, &text, meaning)),
     }
+}
+
+/// Returns the error for environment variable `name` set to `text`.
+fn invalid_env(name: &str, text: &str, meaning: &str) -> Error {
+    Error::config(format!("{name}=`{text}` is invalid; set it to {meaning}, or unset it"))
 }
 
 /// Returns the key paths of the pipeline's destination and source

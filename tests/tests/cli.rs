@@ -277,15 +277,39 @@ fn file_max_items_splits_load_files() {
     assert_eq!(packages.len(), 1, "{packages:?}");
     let jobs = file_names(&loaded.join(&packages[0]).join("completed_jobs"));
     let country_files = jobs.iter().filter(|name| name.starts_with("countries.")).count();
-    assert_eq!(country_files, 3, "{jobs:?}");
+    assert_eq!(country_files, 3, "{} jobs in all", jobs.len());
 
     let connection = project.duckdb("warehouse.duckdb");
     assert_eq!(count_rows(&connection, "world.countries"), 250);
 }
 
 #[test]
+fn file_max_items_without_limit() {
+    // As in dlt, 0 lifts the limit, a number beyond 64 bits is accepted, and
+    // the normalize section's value wins over the general one.
+    for value in ["0", "18446744073709551616"] {
+        let project = TestProject::new(COUNTRIES_YML);
+        project.add_example_data("countries.json");
+
+        let env = [("NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS", value), ("DATA_WRITER__FILE_MAX_ITEMS", "100")];
+        assert_success(&project.dlt_with_env(&["pipeline", "countries_pipeline", "run"], &env));
+
+        let loaded = project.data_dir().join("pipelines/countries_pipeline/load/loaded");
+        let packages = folder_names(&loaded);
+        let jobs = file_names(&loaded.join(&packages[0]).join("completed_jobs"));
+        let country_files = jobs.iter().filter(|name| name.starts_with("countries.")).count();
+        assert_eq!(country_files, 1, "{value}: {} jobs in all", jobs.len());
+    }
+}
+
+#[test]
 fn invalid_normalize_settings_rejected() {
-    let cases = [("NORMALIZE__WORKERS", "abc"), ("DATA_WRITER__FILE_MAX_ITEMS", "0")];
+    let cases = [
+        ("NORMALIZE__WORKERS", "abc"),
+        ("NORMALIZE__WORKERS", "0"),
+        ("DATA_WRITER__FILE_MAX_ITEMS", "-1"),
+        ("DATA_WRITER__FILE_MAX_ITEMS", "1.5"),
+    ];
     for (name, value) in cases {
         let project = TestProject::new(COUNTRIES_YML);
         project.add_example_data("countries.json");
