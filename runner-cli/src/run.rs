@@ -90,6 +90,7 @@ pub fn run(project: Option<&Path>, name: &str, args: &RunArgs, quiet: bool) -> a
 pub fn sync(project: Option<&Path>, name: &str, args: &SyncArgs, quiet: bool) -> anyhow::Result<()> {
     let options = OpenOptions {
         pipelines_dir: args.common.pipelines_dir.clone(),
+        ignore_normalize_env: true,
         ..OpenOptions::default()
     };
     let opened = open_pipeline(&project_dir(project)?, name, &options)?;
@@ -122,6 +123,7 @@ pub struct DropPendingArgs {
 pub fn drop_pending(project: Option<&Path>, name: &str, args: &DropPendingArgs, quiet: bool) -> anyhow::Result<()> {
     let options = OpenOptions {
         pipelines_dir: args.common.pipelines_dir.clone(),
+        ignore_normalize_env: true,
         ..OpenOptions::default()
     };
     let opened = open_pipeline(&project_dir(project)?, name, &options)?;

@@ -30,6 +30,11 @@ pub struct OpenOptions {
     /// Writes the trace of a failed run when the destination plugin rejects
     /// opening; set for runs only.
     pub trace_failed_open: bool,
+    /// Leaves dlt's normalize settings in the environment
+    /// (`NORMALIZE__WORKERS`, `NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS`,
+    /// `DATA_WRITER__FILE_MAX_ITEMS`) unread. Set by commands that never
+    /// normalize, so that an invalid value there does not stop them.
+    pub ignore_normalize_env: bool,
 }
 
 /// Creates the source of a pipeline; called again when extraction is retried.
@@ -76,8 +81,11 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
 
     // Everything that can fail on configuration happens before the working
     // directory is created, so a bad project leaves no folder behind.
-    let normalize_workers = normalize_workers_from_env()?;
-    let file_max_rows = file_max_items_from_env()?;
+    let (normalize_workers, file_max_rows) = if options.ignore_normalize_env {
+        (None, None)
+    } else {
+        (normalize_workers_from_env()?, file_max_items_from_env()?)
+    };
     let mut runner_options = RunnerOptions::from_run_config(&resolved.run_config, &search)?;
     runner_options.resolved_config_keys = resolved_config_keys(&resolved);
     let trace_sink = trace_sink(&project, &resolved, &search, &pipelines_dir)?;

@@ -303,6 +303,20 @@ fn file_max_items_without_limit() {
 }
 
 #[test]
+fn recovery_commands_ignore_normalize_settings() {
+    let project = TestProject::new(COUNTRIES_YML);
+    project.add_example_data("countries.json");
+    assert_success(&project.dlt(&["pipeline", "countries_pipeline", "run"]));
+
+    // These commands never normalize, so an invalid value does not stop them.
+    let env = [("NORMALIZE__WORKERS", "abc"), ("DATA_WRITER__FILE_MAX_ITEMS", "abc")];
+    for command in ["drop-pending-packages", "sync"] {
+        let output = project.dlt_with_env(&["pipeline", "countries_pipeline", command], &env);
+        assert_success(&output);
+    }
+}
+
+#[test]
 fn invalid_normalize_settings_rejected() {
     let cases = [
         ("NORMALIZE__WORKERS", "abc"),
