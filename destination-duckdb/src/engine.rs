@@ -896,14 +896,13 @@ mod tests {
         let file = dir.path().join("rows.parquet");
         let mut engine = Engine::start(DuckDbConfig::new(dir.path().join("w.duckdb")));
 
+        let file = string_literal(&file.display().to_string());
         let attached = engine.attach().expect("attach");
         attached
             .connection
             .execute_batch(&format!(
-                "COPY (SELECT range AS id, 'row ' || range AS label FROM range(100000)) TO {}; \
-                 CREATE TABLE copied AS SELECT * FROM read_parquet({})",
-                string_literal(&file.display().to_string()),
-                string_literal(&file.display().to_string())
+                "COPY (SELECT range AS id, 'row ' || range AS label FROM range(100000)) TO {file}; \
+                 CREATE TABLE copied AS SELECT * FROM read_parquet({file})"
             ))
             .expect("write and read a Parquet file");
 

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use crate::config::DuckDbConfig;
 
-/// The spill folder of an attached database file; dropping it removes the
+/// The spill folder of an attached database file. Dropping it removes the
 /// folder if it is empty.
 #[derive(Debug)]
 pub(crate) struct SpillFolder {

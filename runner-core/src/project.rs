@@ -134,10 +134,8 @@ const FILE_MAX_ITEMS_ENVS: [&str; 2] = ["NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS"
 /// Reads dlt's `NORMALIZE__WORKERS` setting, if set.
 fn normalize_workers_from_env() -> Result<Option<usize>> {
     let meaning = "a positive whole number: the number of threads normalize may use, such as 2";
-    match whole_number_env(NORMALIZE_WORKERS_ENV, meaning)? {
-        Some(0) => Err(invalid_env(NORMALIZE_WORKERS_ENV, "0", meaning)),
-        workers => Ok(workers.map(|workers| usize::try_from(workers).unwrap_or(usize::MAX))),
-    }
+    let workers = whole_number_env(NORMALIZE_WORKERS_ENV, 1, meaning)?;
+    Ok(workers.map(|workers| usize::try_from(workers).unwrap_or(usize::MAX)))
 }
 
 /// Reads dlt's `file_max_items` setting of the normalize data writer, if
@@ -145,32 +143,34 @@ fn normalize_workers_from_env() -> Result<Option<usize>> {
 fn file_max_items_from_env() -> Result<Option<u64>> {
     let meaning = "a whole number: the maximum rows per load file, such as 100000, or 0 for no limit";
     for name in FILE_MAX_ITEMS_ENVS {
-        match whole_number_env(name, meaning)? {
-            Some(0) => return Ok(None),
-            Some(rows) => return Ok(Some(rows)),
-            None => {}
+        if let Some(rows) = whole_number_env(name, 0, meaning)? {
+            return Ok(Some(rows).filter(|rows| *rows > 0));
         }
     }
     Ok(None)
 }
 
-/// Reads environment variable `name` as a whole number. A number beyond
-/// `u64::MAX` counts as `u64::MAX`, a limit no input reaches. `meaning`
-/// completes the hint of the error.
-fn whole_number_env(name: &str, meaning: &str) -> Result<Option<u64>> {
+/// Reads environment variable `name` as a whole number of at least
+/// `minimum`. A number beyond `u64::MAX` counts as `u64::MAX`, a limit that
+/// no input reaches. `meaning` completes the hint of the error.
+fn whole_number_env(name: &str, minimum: u64, meaning: &str) -> Result<Option<u64>> {
     let Ok(text) = std::env::var(name) else {
         return Ok(None);
     };
-    match text.trim().parse::<u64>() {
-        Ok(value) => Ok(Some(value)),
-        Err(error) if *error.kind() == IntErrorKind::PosOverflow => Ok(Some(u64::MAX)),
-        Err(_) => Err(invalid_env(name, &text, meaning)),
+    let value = match text.trim().parse::<u64>() {
+        Ok(value) => value,
+        Err(error) if *error.kind() == IntErrorKind::PosOverflow => u64::MAX,
+        Err(_) => return Err(invalid_env(name, &text, meaning)),
+    };
+    if value < minimum {
+        return Err(invalid_env(name, &text, meaning));
     }
+    Ok(Some(value))
 }
 
 /// Returns the error for environment variable `name` set to `text`.
 fn invalid_env(name: &str, text: &str, meaning: &str) -> Error {
-    Error::config(format!("{name}=`{text}` is invalid; set it to {meaning}, or unset it"))
+    Error::config(format!("{name}=`{text}` is invalid. Set it to {meaning}, or unset it"))
 }
 
 /// Returns the key paths of the pipeline's destination and source

@@ -70,7 +70,7 @@ pub struct PipelineOptions {
     pub dataset_name: Option<String>,
     /// Rows buffered per table before normalize writes a record batch.
     pub normalize_batch_rows: usize,
-    /// Rows after which normalize starts a new load file; unlimited when
+    /// Rows after which normalize starts a new load file, or no limit when
     /// `None`. A `dlt.yml` project takes it from dlt's
     /// `NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS` (or `DATA_WRITER__FILE_MAX_ITEMS`).
     pub file_max_rows: Option<u64>,
