@@ -24,7 +24,9 @@ pub(crate) struct ExtractedTable {
     pub files: Vec<PathBuf>,
 }
 
-/// Writes the items of one resource into a package's `new_jobs` folder.
+/// Writes the items of one resource into a package's `new_jobs` folder. The
+/// caller syncs the files listed in [`ExtractedTable::files`] before the
+/// package commits.
 pub(crate) struct PackageWriter<'a> {
     jobs_dir: PathBuf,
     table_name: String,
@@ -71,10 +73,6 @@ impl<'a> PackageWriter<'a> {
     pub fn finish(mut self) -> Result<ExtractedTable> {
         if let Some(mut file) = self.jsonl.take() {
             file.writer.flush().map_err(|e| Error::io("write", &file.path, e))?;
-            file.writer
-                .get_ref()
-                .sync_all()
-                .map_err(|e| Error::io("sync", &file.path, e))?;
             self.extracted.files.push(file.path);
         }
         self.close_parquet()?;
@@ -103,7 +101,6 @@ impl<'a> PackageWriter<'a> {
                 path: file.path.clone(),
                 message: e.to_string(),
             })?;
-            crate::storage::sync_file(&file.path)?;
             self.extracted.files.push(file.path);
         }
         Ok(())
@@ -148,7 +145,6 @@ impl ItemSink for PackageWriter<'_> {
         self.close_parquet()?;
         let job_path = self.new_job_path("parquet");
         fs::copy(path, &job_path).map_err(|e| Error::io("copy", path, e))?;
-        crate::storage::sync_file(&job_path)?;
         self.extracted.files.push(job_path);
 
         self.extracted.rows += rows;

@@ -29,6 +29,7 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 
 use crate::schema::{NameMap, Schema, SchemaContract, Table};
+use crate::storage::JobFolder;
 pub(crate) use arrow_input::column_name_collision;
 pub use json::{JsonValue, ParsedLines};
 use contract::DiscardCounts;
@@ -106,6 +107,8 @@ pub struct Normalizer<'a> {
     output_indices: Vec<Option<usize>>,
     /// The Parquet encoder thread, when `options.threads` allows one.
     encoder: Option<Encoder>,
+    /// The folder of the job files, which [`Self::finish`] syncs together.
+    job_folder: JobFolder,
     /// Names of the columns added per table, in the order they were added.
     added_columns: IndexMap<String, Vec<String>>,
     /// Normalized names of raw keys; keys repeat across rows.
@@ -129,12 +132,14 @@ impl<'a> Normalizer<'a> {
             options.batch_rows = DEFAULT_BATCH_ROWS;
         }
         let encoder = if options.threads > 1 { Some(Encoder::start()?) } else { None };
+        let job_folder = JobFolder::open(&options.jobs_dir);
         Ok(Normalizer {
             schema,
             options,
             outputs: NameMap::default(),
             output_indices: Vec::new(),
             encoder,
+            job_folder,
             added_columns: IndexMap::new(),
             names: names::NameCache::new(),
             column_memos: Vec::new(),
@@ -161,7 +166,8 @@ impl<'a> Normalizer<'a> {
         self.normalize_batch(root_table, batch)
     }
 
-    /// Flushes all buffers, closes all files and returns what was written.
+    /// Flushes all buffers, closes all files, waits until they are on disk
+    /// and returns what was written.
     pub fn finish(mut self) -> crate::Result<NormalizeOutput> {
         self.log_discarded();
 
@@ -193,6 +199,7 @@ impl<'a> Normalizer<'a> {
             encoder.finish()?;
         }
         let jobs: Vec<JobFile> = jobs_per_table.into_iter().flatten().collect();
+        self.job_folder.sync_files(jobs.iter().map(|job| job.path.as_path()))?;
 
         let mut schema_updates = IndexMap::new();
         for (table_name, added) in &self.added_columns {

@@ -248,13 +248,14 @@ fn logical_type_of(converted: ConvertedType) -> Option<LogicalType> {
 
 /// Hard-links `source` as the job file, so the job costs no copy; copies it
 /// where the filesystem has no hard links. The extracted package keeps its
-/// own link until the normalized package is committed.
+/// own link until the normalized package is committed. A copy is synced
+/// with the other job files when the normalizer finishes.
 fn link_or_copy(source: &Path, job_path: &Path) -> crate::Result<()> {
     if fs::hard_link(source, job_path).is_ok() {
         return Ok(());
     }
     fs::copy(source, job_path).map_err(|e| Error::io("copy", source, e))?;
-    crate::storage::sync_file(job_path)
+    Ok(())
 }
 
 /// Writes `source` to `job_path` with a footer for `target`, copying every
@@ -295,8 +296,9 @@ fn write_with_footer(
         }
         row_group_writer.close().map_err(parquet_error)?;
     }
+    // Synced with the other job files when the normalizer finishes.
     writer.close().map_err(parquet_error)?;
-    crate::storage::sync_file(job_path)
+    Ok(())
 }
 
 /// Returns the metadata of `chunk` under the leaf `leaf`, with the fields

@@ -212,19 +212,18 @@ fn write_batch(writer: &mut FileWriter, path: &Path, batch: &RecordBatch) -> cra
     Ok(())
 }
 
-/// Writes the footer and syncs the file: the extracted package is deleted
-/// once the normalized one commits, so a power loss must not find the job
-/// file empty.
+/// Writes the footer. The file is synced with the package's other job files
+/// when the normalizer finishes, before the extracted package is deleted.
 fn close_writer(writer: FileWriter, path: &Path) -> crate::Result<()> {
     let buffered = writer.into_inner().map_err(|source| Error::Arrow {
         action: "closing a Parquet file",
         path: path.to_owned(),
         message: source.to_string(),
     })?;
-    let file = buffered
+    buffered
         .into_inner()
         .map_err(|error| Error::io("write job file", path, error.into_error()))?;
-    file.sync_all().map_err(|error| Error::io("sync job file", path, error))
+    Ok(())
 }
 
 /// The row buffer and job files of one table.

@@ -1,6 +1,7 @@
 //! Extract: resources into a new package under `normalize/extracted`.
 
 use std::fs;
+use std::path::PathBuf;
 
 use chrono::Utc;
 use serde_json::{Map, Value, json};
@@ -11,7 +12,7 @@ use crate::extract::ResourceOutput;
 use crate::load_id::new_load_id;
 use crate::schema::{Column, SCHEMA_CONTRACT_HINT, Schema, Table};
 use crate::state::PipelineState;
-use crate::storage::{JobState, LoadPackage, PackageStage, write_atomic};
+use crate::storage::{JobFolder, JobState, LoadPackage, PackageStage, write_atomic};
 use crate::typed_json::{TypedValue, encode};
 use crate::{Error, Result, naming};
 
@@ -29,6 +30,7 @@ pub(super) fn extract_source(pipeline: &mut Pipeline, source: Source) -> Result<
 
     let scratch = pipeline.working_dir.new_extract_scratch(&load_id)?;
     let package = LoadPackage::create(scratch, &load_id, PackageStage::Extracted)?;
+    let job_folder = JobFolder::open(&package.jobs_dir(JobState::New));
     snapshot_state(pipeline, &package)?;
 
     let mut extracted = Vec::new();
@@ -36,11 +38,12 @@ pub(super) fn extract_source(pipeline: &mut Pipeline, source: Source) -> Result<
         extracted.push(extract_resource(pipeline, &package, &mut schema, &mut state, &source.name, &mut resource)?);
     }
     let data_rows: u64 = extracted.iter().map(|table| table.rows).sum();
+    let mut files: Vec<PathBuf> = extracted.iter().flat_map(|table| table.files.iter().cloned()).collect();
 
     state.bump_version();
     let state_changed = state.needs_extract();
     if state_changed {
-        write_state_row(pipeline, &package, &mut schema, &state)?;
+        files.extend(write_state_row(pipeline, &package, &mut schema, &state)?.files);
     }
 
     if data_rows == 0 && !state_changed {
@@ -49,6 +52,7 @@ pub(super) fn extract_source(pipeline: &mut Pipeline, source: Source) -> Result<
         return Ok(None);
     }
 
+    job_folder.sync_files(files.iter().map(PathBuf::as_path))?;
     schema.bump_version();
     package.write_schema(&schema)?;
     package.write_json("load_package_state.json", &package_state(&load_id))?;
@@ -254,7 +258,12 @@ fn snapshot_state(pipeline: &Pipeline, package: &LoadPackage) -> Result<()> {
 
 /// Adds the pipeline state as one row of `_dlt_pipeline_state`, as dlt
 /// extracts it whenever the state's hash changed.
-fn write_state_row(pipeline: &Pipeline, package: &LoadPackage, schema: &mut Schema, state: &PipelineState) -> Result<()> {
+fn write_state_row(
+    pipeline: &Pipeline,
+    package: &LoadPackage,
+    schema: &mut Schema,
+    state: &PipelineState,
+) -> Result<ExtractedTable> {
     schema.ensure_pipeline_state_table();
 
     let row = json!({
@@ -269,8 +278,7 @@ fn write_state_row(pipeline: &Pipeline, package: &LoadPackage, schema: &mut Sche
     let ignore = |_: u64| {};
     let mut writer = PackageWriter::new(&package.jobs_dir(JobState::New), crate::schema::PIPELINE_STATE_TABLE, &ignore);
     crate::extract::push_row_to(&mut writer, row)?;
-    writer.finish()?;
-    Ok(())
+    writer.finish()
 }
 
 /// Builds the package state document, which records when the package was created.

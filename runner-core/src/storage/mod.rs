@@ -23,6 +23,7 @@ mod atomic;
 mod job_file;
 mod lock;
 mod package;
+mod sync;
 mod working_dir;
 mod writeback;
 
@@ -30,5 +31,6 @@ pub use atomic::{is_temporary_file_name, sync_file, write_atomic};
 pub use job_file::JobFileName;
 pub use lock::PipelineLock;
 pub use package::{JobState, LoadPackage, PackageStage};
+pub(crate) use sync::JobFolder;
 pub use working_dir::WorkingDir;
 pub(crate) use writeback::WritebackFile;

@@ -26,11 +26,6 @@ impl WritebackFile {
             requested: 0,
         }
     }
-
-    /// Waits until every written byte is on disk.
-    pub(crate) fn sync_all(&self) -> io::Result<()> {
-        self.file.sync_all()
-    }
 }
 
 impl Write for WritebackFile {
@@ -83,7 +78,6 @@ mod tests {
         for _ in 0..6 {
             file.write_all(&chunk).expect("write");
         }
-        file.sync_all().expect("sync");
 
         let written = std::fs::read(&path).expect("read back");
         assert_eq!(written.len(), 6 * chunk.len());
