@@ -96,6 +96,90 @@ fn rows_summed_per_table() {
 }
 
 #[test]
+fn job_files_with_different_columns_load_together() {
+    let mut fixture = Fixture::new();
+    let wide = table(
+        "users",
+        "append",
+        vec![
+            column("id", "bigint", false),
+            column("name", "text", true),
+            column("score", "double", true),
+        ],
+    );
+    // Consecutive files of one table share an insert, though each contains
+    // other columns, in another order, with another integer width.
+    let files = [
+        fixture.parquet("users.1", "SELECT 1::INTEGER AS id"),
+        fixture.parquet("users.2", "SELECT 'bob' AS name, 2::BIGINT AS id"),
+        fixture.parquet("users.3", "SELECT 0.5::DOUBLE AS score, 3 AS id, 'cy' AS name"),
+    ];
+    let jobs = files.iter().map(|file| job("users", file, 1)).collect();
+
+    let report = fixture
+        .destination
+        .load_package(&request(LOAD_1, vec![wide], &[], jobs))
+        .expect("load");
+
+    assert_eq!(report.rows_per_table, vec![("users".to_string(), 3)]);
+    assert_eq!(
+        fixture.strings(
+            "SELECT concat_ws('|', id, coalesce(name, '-'), coalesce(score::VARCHAR, '-')) FROM ds.users ORDER BY id"
+        ),
+        ["1|-|-", "2|bob|-", "3|cy|0.5"]
+    );
+}
+
+#[test]
+fn hundreds_of_job_files_load() {
+    let mut fixture = Fixture::new();
+    let orders_table = table("orders", "append", vec![column("order_id", "bigint", false)]);
+    // More files of one table than one insert takes, with a job of another
+    // table between them.
+    let mut jobs = Vec::new();
+    for id in 1..=300 {
+        let file = fixture.parquet(&format!("users.{id}"), &format!("SELECT {id} AS id, 'u{id}' AS name"));
+        jobs.push(job("users", &file, 1));
+    }
+    let orders = fixture.parquet("orders.1", "SELECT 10 AS order_id");
+    jobs.insert(100, job("orders", &orders, 1));
+
+    let report = fixture
+        .destination
+        .load_package(&request(LOAD_1, vec![users_table("append"), orders_table], &[], jobs))
+        .expect("load");
+
+    assert_eq!(
+        report.rows_per_table,
+        vec![("users".to_string(), 300), ("orders".to_string(), 1)]
+    );
+    assert_eq!(fixture.count("SELECT count(DISTINCT id) FROM ds.users WHERE name = 'u' || id"), 300);
+    assert_eq!(fixture.count("SELECT sum(id) FROM ds.users"), 300 * 301 / 2);
+}
+
+#[test]
+fn damaged_file_fails_shared_insert() {
+    let mut fixture = Fixture::new();
+    let first = fixture.parquet("users.1", "SELECT 1 AS id, 'ann' AS name");
+    let damaged = fixture.dir.path().join("users.2.parquet");
+    std::fs::write(&damaged, b"not a parquet file").expect("write damaged file");
+    let last = fixture.parquet("users.3", "SELECT 3 AS id, 'cy' AS name");
+    let jobs = vec![job("users", &first, 1), job("users", &damaged, 1), job("users", &last, 1)];
+
+    let error = fixture
+        .destination
+        .load_package(&request(LOAD_1, vec![users_table("append")], &[], jobs))
+        .expect_err("a damaged file must fail the package");
+
+    // The message names the jobs that shared the failed insert.
+    assert!(error.message().contains("3 jobs from users.users.1.parquet to users.users.3.parquet"), "{error}");
+    assert_eq!(
+        fixture.count("SELECT count(*) FROM information_schema.tables WHERE table_name IN ('users', '_dlt_loads')"),
+        0
+    );
+}
+
+#[test]
 fn committed_package_not_applied_twice() {
     let mut fixture = Fixture::new();
     let file = fixture.parquet(
