@@ -139,15 +139,17 @@ fn normalize_workers_from_env() -> Result<Option<usize>> {
 }
 
 /// Reads dlt's `file_max_items` setting of the normalize data writer, if
-/// set. 0 means no limit, as in dlt.
+/// set. 0 means no limit, as in dlt. Both variables are checked, although
+/// the first one set wins, because Python dlt's extract reads the general
+/// one and fails on an invalid value there.
 fn file_max_items_from_env() -> Result<Option<u64>> {
     let meaning = "a whole number: the maximum rows per load file, such as 100000, or 0 for no limit";
+    let mut limit = None;
     for name in FILE_MAX_ITEMS_ENVS {
-        if let Some(rows) = whole_number_env(name, 0, meaning)? {
-            return Ok(Some(rows).filter(|rows| *rows > 0));
-        }
+        let rows = whole_number_env(name, 0, meaning)?;
+        limit = limit.or(rows);
     }
-    Ok(None)
+    Ok(limit.filter(|rows| *rows > 0))
 }
 
 /// Reads environment variable `name` as a whole number of at least
@@ -157,7 +159,10 @@ fn whole_number_env(name: &str, minimum: u64, meaning: &str) -> Result<Option<u6
     let Ok(text) = std::env::var(name) else {
         return Ok(None);
     };
-    let value = match text.trim().parse::<u64>() {
+    let Some(digits) = without_digit_separators(text.trim()) else {
+        return Err(invalid_env(name, &text, meaning));
+    };
+    let value = match digits.parse::<u64>() {
         Ok(value) => value,
         Err(error) if *error.kind() == IntErrorKind::PosOverflow => u64::MAX,
         Err(_) => return Err(invalid_env(name, &text, meaning)),
@@ -166,6 +171,26 @@ fn whole_number_env(name: &str, minimum: u64, meaning: &str) -> Result<Option<u6
         return Err(invalid_env(name, &text, meaning));
     }
     Ok(Some(value))
+}
+
+/// Returns `text` without the underscores that Python's `int()` accepts
+/// between two digits, as in `100_000`, or `None` when an underscore is
+/// anywhere else.
+fn without_digit_separators(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut digits = String::with_capacity(text.len());
+    for (index, character) in text.char_indices() {
+        if character != '_' {
+            digits.push(character);
+            continue;
+        }
+        let after_digit = index > 0 && bytes[index - 1].is_ascii_digit();
+        let before_digit = bytes.get(index + 1).is_some_and(u8::is_ascii_digit);
+        if !(after_digit && before_digit) {
+            return None;
+        }
+    }
+    Some(digits)
 }
 
 /// Returns the error for environment variable `name` set to `text`.

@@ -268,7 +268,8 @@ fn file_max_items_splits_load_files() {
     project.add_example_data("countries.json");
 
     // The normalize section's value wins over the general one, as in dlt.
-    let env = [("NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS", "100"), ("DATA_WRITER__FILE_MAX_ITEMS", "50")];
+    // Digits may be grouped with underscores, as Python's int() reads them.
+    let env = [("NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS", "1_00"), ("DATA_WRITER__FILE_MAX_ITEMS", "50")];
     assert_success(&project.dlt_with_env(&["pipeline", "countries_pipeline", "run"], &env));
 
     // 250 countries go into load files of at most 100 rows.
@@ -318,17 +319,22 @@ fn recovery_commands_ignore_normalize_settings() {
 
 #[test]
 fn invalid_normalize_settings_rejected() {
+    // The general file limit is checked even where the normalize one wins,
+    // as Python dlt's extract reads it.
+    let valid = ("NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS", "100");
     let cases = [
         ("NORMALIZE__WORKERS", "abc"),
         ("NORMALIZE__WORKERS", "0"),
         ("DATA_WRITER__FILE_MAX_ITEMS", "-1"),
         ("DATA_WRITER__FILE_MAX_ITEMS", "1.5"),
+        ("DATA_WRITER__FILE_MAX_ITEMS", "1__000"),
+        ("DATA_WRITER__FILE_MAX_ITEMS", "_100"),
     ];
     for (name, value) in cases {
         let project = TestProject::new(COUNTRIES_YML);
         project.add_example_data("countries.json");
 
-        let output = project.dlt_with_env(&["pipeline", "countries_pipeline", "run"], &[(name, value)]);
+        let output = project.dlt_with_env(&["pipeline", "countries_pipeline", "run"], &[(name, value), valid]);
 
         assert_eq!(output.status.code(), Some(2), "{name}: {}", stderr(&output));
         assert!(stderr(&output).contains(&format!("{name}=`{value}`")), "{}", stderr(&output));
