@@ -62,14 +62,14 @@ fn code_and_hint(error: &anyhow::Error, category: Option<ErrorCategory>) -> (u8,
             Some(path) => (
                 CONFIG_ERROR,
                 format!(
-                    "this user may not change `{}` or the folder holding it: fix their permissions (or pass another --pipelines-dir) and run again; data extracted before the error is loaded first",
+                    "this user may not change `{}` or the folder holding it: fix their permissions (or pass another --pipelines-dir) and run again. Any data extracted before the error loads first",
                     path.display()
                 )
                 .into(),
             ),
             None => (
                 CONFIG_ERROR,
-                "fix the configuration named above and run again; data extracted before the error is loaded first".into(),
+                "fix the configuration named above and run again. Any data extracted before the error loads first".into(),
             ),
         },
         Some(ErrorCategory::Terminal) => (
@@ -78,7 +78,7 @@ fn code_and_hint(error: &anyhow::Error, category: Option<ErrorCategory>) -> (u8,
         ),
         Some(ErrorCategory::Transient) => (
             RUN_FAILED,
-            "this error may pass: run the same command again; data extracted before it stays in the working directory and loads first".into(),
+            "this error may pass: run the same command again. Any data extracted before it stays in the working directory and loads first".into(),
         ),
         Some(ErrorCategory::Internal) | None => (RUN_FAILED, "this looks like a bug; run again with -v and report the log".into()),
     }
