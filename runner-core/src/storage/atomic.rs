@@ -44,3 +44,16 @@ pub fn sync_file(path: &Path) -> Result<()> {
     file.sync_all().map_err(|e| Error::io("sync", path, e))
 }
 
+/// Syncs the entries of `folder`, so that a file renamed into it stays there
+/// after a power loss. Windows cannot open a folder as a file, and there the
+/// rename is all the runner does.
+pub(crate) fn sync_folder(folder: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        let handle = fs::File::open(folder).map_err(|e| Error::io("open", folder, e))?;
+        handle.sync_all().map_err(|e| Error::io("sync folder", folder, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = folder;
+    Ok(())
+}

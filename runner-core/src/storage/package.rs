@@ -1,6 +1,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::atomic::sync_folder;
 use super::{JobFileName, write_atomic};
 use crate::schema::Schema;
 use crate::{Error, Result};
@@ -169,6 +170,14 @@ impl LoadPackage {
             return Err(self.damaged(format!("a package with this load id already exists in `{}`", stage_dir.display())));
         }
         fs::rename(&self.path, &target).map_err(|e| Error::io("commit package", &self.path, e))?;
+
+        // Next, the copy in the previous stage is deleted, or the pipeline
+        // state records the extract, so the rename must reach the disk
+        // first. A lost move to `loaded` only makes the package load again,
+        // and the destination skips it by its load id.
+        if stage != PackageStage::Loaded {
+            sync_folder(stage_dir)?;
+        }
 
         // The scratch folder that held an extracted package is now empty.
         if let Some(parent) = self.path.parent()
