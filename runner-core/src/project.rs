@@ -31,8 +31,8 @@ pub struct OpenOptions {
     /// opening; set for runs only.
     pub trace_failed_open: bool,
     /// Leaves dlt's normalize settings in the environment
-    /// (`NORMALIZE__WORKERS`, `NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS`,
-    /// `DATA_WRITER__FILE_MAX_ITEMS`) unread. Set by commands that never
+    /// (`NORMALIZE__WORKERS` and the `FILE_MAX_ITEMS` and `FILE_MAX_BYTES`
+    /// settings of `NORMALIZE__DATA_WRITER__` and `DATA_WRITER__`) unread. Set by commands that never
     /// normalize, so that an invalid value there does not stop them.
     pub ignore_normalize_env: bool,
 }
@@ -81,10 +81,10 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
 
     // Everything that can fail on configuration happens before the working
     // directory is created, so a bad project leaves no folder behind.
-    let (normalize_workers, file_max_rows) = if options.ignore_normalize_env {
-        (None, None)
+    let (normalize_workers, file_max_rows, file_max_bytes) = if options.ignore_normalize_env {
+        (None, None, None)
     } else {
-        (normalize_workers_from_env()?, file_max_items_from_env()?)
+        (normalize_workers_from_env()?, file_max_items_from_env()?, file_max_bytes_from_env()?)
     };
     let mut runner_options = RunnerOptions::from_run_config(&resolved.run_config, &search)?;
     runner_options.resolved_config_keys = resolved_config_keys(&resolved);
@@ -113,6 +113,9 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
     if let Some(rows) = file_max_rows {
         pipeline_options = pipeline_options.with_file_max_rows(rows);
     }
+    if let Some(bytes) = file_max_bytes {
+        pipeline_options = pipeline_options.with_file_max_bytes(bytes);
+    }
     let pipeline = Pipeline::new(pipeline_options, destination)?;
 
     Ok(OpenedPipeline {
@@ -131,6 +134,10 @@ const NORMALIZE_WORKERS_ENV: &str = "NORMALIZE__WORKERS";
 /// more specific first, as dlt resolves its config sections.
 const FILE_MAX_ITEMS_ENVS: [&str; 2] = ["NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS", "DATA_WRITER__FILE_MAX_ITEMS"];
 
+/// Environment variables of dlt's byte limit per normalized load file, in
+/// the same order.
+const FILE_MAX_BYTES_ENVS: [&str; 2] = ["NORMALIZE__DATA_WRITER__FILE_MAX_BYTES", "DATA_WRITER__FILE_MAX_BYTES"];
+
 /// Reads dlt's `NORMALIZE__WORKERS` setting, if set.
 fn normalize_workers_from_env() -> Result<Option<usize>> {
     let meaning = "a positive whole number: the number of threads normalize may use, such as 2";
@@ -144,12 +151,26 @@ fn normalize_workers_from_env() -> Result<Option<usize>> {
 /// one and fails on an invalid value there.
 fn file_max_items_from_env() -> Result<Option<u64>> {
     let meaning = "a whole number: the maximum rows per load file, such as 100000, or 0 for no limit";
+    file_limit_from_env(FILE_MAX_ITEMS_ENVS, meaning)
+}
+
+/// Reads dlt's `file_max_bytes` setting of the normalize data writer, like
+/// [`file_max_items_from_env`].
+fn file_max_bytes_from_env() -> Result<Option<u64>> {
+    let meaning = "a whole number: the bytes from which a load file ends, such as 100000000, or 0 for no limit";
+    file_limit_from_env(FILE_MAX_BYTES_ENVS, meaning)
+}
+
+/// Returns the value of the first of `names` that is set, or `None` when
+/// none is set or the value is 0. Every name is checked, also after the
+/// first one set.
+fn file_limit_from_env(names: [&str; 2], meaning: &str) -> Result<Option<u64>> {
     let mut limit = None;
-    for name in FILE_MAX_ITEMS_ENVS {
-        let rows = whole_number_env(name, 0, meaning)?;
-        limit = limit.or(rows);
+    for name in names {
+        let value = whole_number_env(name, 0, meaning)?;
+        limit = limit.or(value);
     }
-    Ok(limit.filter(|rows| *rows > 0))
+    Ok(limit.filter(|value| *value > 0))
 }
 
 /// Reads environment variable `name` as a whole number of at least

@@ -285,6 +285,44 @@ fn file_max_items_splits_load_files() {
 }
 
 #[test]
+fn file_max_bytes_splits_load_files() {
+    let project = TestProject::new(&COUNTRIES_YML.replace("countries.json\n    format: json", "rows.jsonl\n    format: jsonl"));
+    // 2,000 rows of 100 pseudo-random letters, about 200 KB that Snappy
+    // barely shrinks.
+    let mut state = 7u64;
+    let mut lines = String::new();
+    for id in 0..2000 {
+        let text: String = (0..100)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                char::from(b'a' + (state >> 59) as u8 % 26)
+            })
+            .collect();
+        lines.push_str(&format!("{{\"id\": {id}, \"text\": \"{text}\"}}\n"));
+    }
+    project.write_data("rows.jsonl", &lines);
+
+    let env = [("DATA_WRITER__FILE_MAX_BYTES", "50_000")];
+    assert_success(&project.dlt_with_env(&["pipeline", "countries_pipeline", "run"], &env));
+
+    let loaded = project.data_dir().join("pipelines/countries_pipeline/load/loaded");
+    let packages = folder_names(&loaded);
+    let jobs_dir = loaded.join(&packages[0]).join("completed_jobs");
+    let files: Vec<String> = file_names(&jobs_dir)
+        .into_iter()
+        .filter(|name| name.starts_with("countries."))
+        .collect();
+    assert!(files.len() >= 4, "{files:?}");
+    for name in &files {
+        let size = std::fs::metadata(jobs_dir.join(name)).expect("job file").len();
+        assert!(size < 60_000, "{name} has {size} bytes");
+    }
+
+    let connection = project.duckdb("warehouse.duckdb");
+    assert_eq!(count_rows(&connection, "world.countries"), 2000);
+}
+
+#[test]
 fn file_max_items_without_limit() {
     // As in dlt, 0 lifts the limit, a number beyond 64 bits is accepted, and
     // the normalize section's value wins over the general one.
@@ -329,6 +367,7 @@ fn invalid_normalize_settings_rejected() {
         ("DATA_WRITER__FILE_MAX_ITEMS", "1.5"),
         ("DATA_WRITER__FILE_MAX_ITEMS", "1__000"),
         ("DATA_WRITER__FILE_MAX_ITEMS", "_100"),
+        ("DATA_WRITER__FILE_MAX_BYTES", "1e6"),
     ];
     for (name, value) in cases {
         let project = TestProject::new(COUNTRIES_YML);

@@ -53,6 +53,7 @@ fn options(dir: &tempfile::TempDir) -> NormalizeOptions {
         batch_rows: DEFAULT_BATCH_ROWS,
         max_nesting: None,
         file_max_rows: None,
+        file_max_bytes: None,
         threads: 1,
     }
 }

@@ -52,6 +52,11 @@ pub struct NormalizeOptions {
     pub max_nesting: Option<u32>,
     /// Rows per job file before the writer rotates to a new file.
     pub file_max_rows: Option<u64>,
+    /// Encoded bytes per job file from which the writer rotates to a new
+    /// file. The limit counts the encoded rows, not the file's footer, which
+    /// for a table of hundreds of columns can be larger than the rows. With
+    /// this limit, Parquet files are encoded on the calling thread.
+    pub file_max_bytes: Option<u64>,
     /// Threads the normalizer may use. From 2 on, Parquet files are encoded
     /// and written on a thread of their own; 0 and 1 keep all work on the
     /// calling thread.
@@ -131,7 +136,10 @@ impl<'a> Normalizer<'a> {
         if options.batch_rows == 0 {
             options.batch_rows = DEFAULT_BATCH_ROWS;
         }
-        let encoder = if options.threads > 1 { Some(Encoder::start()?) } else { None };
+        // The byte limit reads each file's size after every batch, and only
+        // the thread that encodes the batch has that size without waiting.
+        let encode_aside = options.threads > 1 && options.file_max_bytes.is_none();
+        let encoder = if encode_aside { Some(Encoder::start()?) } else { None };
         let job_folder = JobFolder::open(&options.jobs_dir);
         Ok(Normalizer {
             schema,
@@ -222,6 +230,7 @@ impl<'a> Normalizer<'a> {
         OutputLimits {
             batch_rows: self.options.batch_rows,
             file_max_rows: self.options.file_max_rows.filter(|max| *max > 0),
+            file_max_bytes: self.options.file_max_bytes.filter(|max| *max > 0),
         }
     }
 

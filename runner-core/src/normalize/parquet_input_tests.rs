@@ -35,6 +35,7 @@ fn options(jobs_dir: &Path) -> NormalizeOptions {
         batch_rows: DEFAULT_BATCH_ROWS,
         max_nesting: None,
         file_max_rows: None,
+        file_max_bytes: None,
         threads: 2,
     }
 }

@@ -46,6 +46,7 @@ fn options(dir: &tempfile::TempDir) -> NormalizeOptions {
         batch_rows: DEFAULT_BATCH_ROWS,
         max_nesting: None,
         file_max_rows: None,
+        file_max_bytes: None,
         threads: 2,
     }
 }
@@ -507,6 +508,35 @@ fn file_max_rows_rotates() {
     let output = normalizer.finish().unwrap();
     let counts: Vec<u64> = output.jobs.iter().map(|job| job.row_count).collect();
     assert_eq!(counts, [2, 2, 1]);
+}
+
+#[test]
+fn file_max_bytes_rotates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut schema = new_schema(&["users"]);
+    let mut settings = options(&dir);
+    settings.file_max_bytes = Some(20_000);
+    let mut normalizer = Normalizer::new(&mut schema, settings).unwrap();
+    // About 1 KB of pseudo-random letters per row, which Snappy barely shrinks.
+    let mut state = 1u64;
+    for id in 0..100 {
+        let text: String = (0..1000)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                char::from(b'a' + (state >> 59) as u8 % 26)
+            })
+            .collect();
+        normalizer.push_row("users", json!({"id": id, "text": text})).unwrap();
+    }
+    let output = normalizer.finish().unwrap();
+
+    let rows: u64 = output.jobs.iter().map(|job| job.row_count).sum();
+    assert_eq!(rows, 100);
+    assert!(output.jobs.len() >= 4, "{} files for 100 KB of text", output.jobs.len());
+    for job in &output.jobs {
+        let size = std::fs::metadata(&job.path).unwrap().len();
+        assert!(size <= 30_000, "{} has {size} bytes", job.file_name);
+    }
 }
 
 #[test]

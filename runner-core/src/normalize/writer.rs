@@ -52,6 +52,10 @@ const UNIQUE_COLUMNS: [&str; 2] = ["_dlt_id", "_dlt_parent_id"];
 pub(crate) struct OutputLimits {
     pub batch_rows: usize,
     pub file_max_rows: Option<u64>,
+    /// Encoded bytes from which a file ends, checked after each batch. Only
+    /// a file written on the normalizer's thread counts its bytes, so a
+    /// normalizer with this limit starts no encoder thread.
+    pub file_max_bytes: Option<u64>,
 }
 
 /// Record batches that may wait for the encoder thread. With the default
@@ -67,6 +71,9 @@ struct OpenFile {
     /// The writer, or `None` while the encoder thread owns it.
     writer: Option<FileWriter>,
     rows: u64,
+    /// Encoded bytes of the rows written so far, counted only while this
+    /// thread owns the writer (see [`OutputLimits::file_max_bytes`]).
+    bytes: u64,
 }
 
 /// Work for the encoder thread, in the order the normalizer produced it.
@@ -212,6 +219,12 @@ fn write_batch(writer: &mut FileWriter, path: &Path, batch: &RecordBatch) -> cra
     Ok(())
 }
 
+/// Returns the bytes of a file's rows once encoded: the row groups written
+/// and an estimate of the one in progress.
+fn encoded_bytes(writer: &FileWriter) -> u64 {
+    (writer.bytes_written() + writer.in_progress_size()) as u64
+}
+
 /// Writes the footer. The file is synced with the package's other job files
 /// when the normalizer finishes, before the extracted package is deleted.
 fn close_writer(writer: FileWriter, path: &Path) -> crate::Result<()> {
@@ -289,12 +302,19 @@ impl TableOutput {
         };
         self.rows += 1;
 
-        let file_rows = self.file.as_ref().map_or(0, |file| file.rows);
+        let (file_rows, file_bytes) = self.file.as_ref().map_or((0, 0), |file| (file.rows, file.bytes));
         let file_full = self
             .limits
             .file_max_rows
             .is_some_and(|max| file_rows + buffered as u64 >= max);
-        if buffered >= self.limits.batch_rows || buffered_bytes >= MAX_BATCH_BYTES || file_full {
+        // Buffered rows are larger than encoded ones. Flushing once they
+        // would fill the rest of the file writes ever smaller batches as the
+        // file nears its byte limit, so it ends close to the limit.
+        let bytes_full = self
+            .limits
+            .file_max_bytes
+            .is_some_and(|max| file_bytes + buffered_bytes as u64 >= max);
+        if buffered >= self.limits.batch_rows || buffered_bytes >= MAX_BATCH_BYTES || file_full || bytes_full {
             self.flush()?;
         }
         Ok(())
@@ -344,13 +364,17 @@ impl TableOutput {
 
         let rows = batch.num_rows() as u64;
         match (&mut file.writer, &self.encoder) {
-            (Some(writer), _) => write_batch(writer, &file.path, &batch.resolve()?)?,
+            (Some(writer), _) => {
+                write_batch(writer, &file.path, &batch.resolve()?)?;
+                file.bytes = encoded_bytes(writer);
+            }
             (None, Some(encoder)) => encoder.send(Command::Write(file.path.clone(), batch))?,
             (None, None) => return Err(Error::Internal(format!("Parquet file {} has no writer", file.path.display()))),
         }
         file.rows += rows;
 
-        let full = self.limits.file_max_rows.is_some_and(|max| file.rows >= max);
+        let full = self.limits.file_max_rows.is_some_and(|max| file.rows >= max)
+            || self.limits.file_max_bytes.is_some_and(|max| file.bytes >= max);
         if full {
             self.close_file()?;
         }
@@ -398,6 +422,7 @@ impl TableOutput {
             file_name,
             writer,
             rows: 0,
+            bytes: 0,
         })
     }
 

@@ -74,6 +74,10 @@ pub struct PipelineOptions {
     /// `None`. A `dlt.yml` project takes it from dlt's
     /// `NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS` (or `DATA_WRITER__FILE_MAX_ITEMS`).
     pub file_max_rows: Option<u64>,
+    /// Bytes of encoded rows from which normalize starts a new load file, or
+    /// no limit when `None`. A `dlt.yml` project takes it from dlt's
+    /// `NORMALIZE__DATA_WRITER__FILE_MAX_BYTES` (or `DATA_WRITER__FILE_MAX_BYTES`).
+    pub file_max_bytes: Option<u64>,
     /// Threads normalize may keep busy: at 2 or more, JSON rows are parsed
     /// on a thread of their own, and Parquet files are encoded (with the
     /// nested row ids hashed) on another. Defaults to the number of CPUs, at
@@ -90,6 +94,7 @@ impl PipelineOptions {
             dataset_name: None,
             normalize_batch_rows: 16_384,
             file_max_rows: None,
+            file_max_bytes: None,
             normalize_workers: default_normalize_workers(),
         }
     }
@@ -103,6 +108,13 @@ impl PipelineOptions {
     /// Sets the rows after which normalize starts a new load file, at least 1.
     pub fn with_file_max_rows(mut self, rows: u64) -> Self {
         self.file_max_rows = Some(rows.max(1));
+        self
+    }
+
+    /// Sets the encoded bytes from which normalize starts a new load file,
+    /// at least 1.
+    pub fn with_file_max_bytes(mut self, bytes: u64) -> Self {
+        self.file_max_bytes = Some(bytes.max(1));
         self
     }
 

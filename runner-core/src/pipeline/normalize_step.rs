@@ -59,6 +59,7 @@ pub(super) fn normalize_package(pipeline: &mut Pipeline, extracted: LoadPackage)
         batch_rows: pipeline.options.normalize_batch_rows,
         max_nesting: None,
         file_max_rows: pipeline.options.file_max_rows,
+        file_max_bytes: pipeline.options.file_max_bytes,
         threads,
     };
     tracing::debug!(threads = options.threads, "normalizing package");
