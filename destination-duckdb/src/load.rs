@@ -296,9 +296,17 @@ fn truncate_tables(
 
 /// Job files of one table that one statement inserts, at most. A package of
 /// 40,000 one-row job files took 48 to 61 s to load with an insert per file
-/// (about 1.2 ms each, nearly all of it DuckDB's) and peaked at 6.9 GB, and
-/// 13 to 14 s and 127 MB with 256 files per insert.
-const MAX_FILES_PER_INSERT: usize = 256;
+/// (about 1.2 ms each, nearly all of it DuckDB's) and peaked at 6.9 GB. With
+/// 256 files per insert it took 13 to 14 s and 127 MB, with 32 files 15 s
+/// and 123 MB. DuckDB keeps about
+/// 120 KB per file of a statement, so 256 one-row files failed under a
+/// 32 MB `memory_limit` that 128 passed, and 64 failed under 8 MB where 32
+/// passed.
+const MAX_FILES_PER_INSERT: usize = 32;
+
+/// Rows of a job file up to which it shares an insert with the files next
+/// to it. A larger file costs DuckDB more than the statement around it.
+const MAX_SHARED_FILE_ROWS: u64 = 10_000;
 
 /// Inserts every job file and returns the inserted rows per table, in the
 /// order in which each table first appeared among the jobs. Jobs of `merge`
@@ -313,8 +321,9 @@ fn run_jobs(
     let staging = merge::staging_dataset(&request.dataset_name);
     let mut rows_per_table: Vec<(String, u64)> = Vec::new();
 
-    let same_table = |a: &LoadJob, b: &LoadJob| a.table_name == b.table_name;
-    for group in request.jobs.chunk_by(same_table).flat_map(|run| run.chunks(MAX_FILES_PER_INSERT)) {
+    let shareable = |job: &LoadJob| job.row_count <= MAX_SHARED_FILE_ROWS;
+    let same_insert = |a: &LoadJob, b: &LoadJob| a.table_name == b.table_name && shareable(a) && shareable(b);
+    for group in request.jobs.chunk_by(same_insert).flat_map(|run| run.chunks(MAX_FILES_PER_INSERT)) {
         let table_name = &group[0].table_name;
         let dataset = if merge_plan.is_staged(table_name) {
             staging.as_str()
@@ -356,13 +365,16 @@ fn run_jobs(
 /// per file path. BY NAME matches file columns to table columns by name, so a
 /// file may contain a subset of the columns in any order. With several
 /// files, `union_by_name` lets each file have its own columns, as with one
-/// file per insert.
+/// file per insert. Without `hive_partitioning = false`, DuckDB would read a
+/// folder such as `year=2024` in the working directory's path as a column.
 fn insert_files_statement(table: &str, files: usize) -> String {
     if files == 1 {
-        return format!("INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)");
+        return format!("INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?, hive_partitioning = false)");
     }
     let parameters = vec!["?"; files].join(", ");
-    format!("INSERT INTO {table} BY NAME SELECT * FROM read_parquet([{parameters}], union_by_name = true)")
+    format!(
+        "INSERT INTO {table} BY NAME SELECT * FROM read_parquet([{parameters}], union_by_name = true, hive_partitioning = false)"
+    )
 }
 
 /// Names the jobs of a failed insert: the job and its file, or the first and

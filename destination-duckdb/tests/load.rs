@@ -131,6 +131,41 @@ fn job_files_with_different_columns_load_together() {
 }
 
 #[test]
+fn partition_like_folder_is_not_a_column() {
+    let mut fixture = Fixture::new();
+    let folder = fixture.dir.path().join("year=2024");
+    std::fs::create_dir(&folder).expect("create folder");
+    let events = table(
+        "events",
+        "append",
+        vec![column("id", "bigint", false), column("year", "bigint", true)],
+    );
+    // One file alone and two sharing an insert.
+    let files = [
+        folder.join("events.1.parquet"),
+        folder.join("events.2.parquet"),
+        folder.join("events.3.parquet"),
+    ];
+    common::write_parquet(&files[0], "SELECT 1 AS id, 1999 AS year");
+    common::write_parquet(&files[1], "SELECT 2 AS id, 1888 AS year");
+    common::write_parquet(&files[2], "SELECT 3 AS id");
+    let first = vec![job("events", &files[0], 1)];
+    let rest = vec![job("events", &files[1], 1), job("events", &files[2], 1)];
+
+    for (load_id, jobs) in [(LOAD_1, first), (LOAD_2, rest)] {
+        fixture
+            .destination
+            .load_package(&request(load_id, vec![events.clone()], &[], jobs))
+            .expect("load");
+    }
+
+    assert_eq!(
+        fixture.strings("SELECT concat_ws('|', id, coalesce(year::VARCHAR, '-')) FROM ds.events ORDER BY id"),
+        ["1|1999", "2|1888", "3|-"]
+    );
+}
+
+#[test]
 fn hundreds_of_job_files_load() {
     let mut fixture = Fixture::new();
     let orders_table = table("orders", "append", vec![column("order_id", "bigint", false)]);
@@ -155,6 +190,24 @@ fn hundreds_of_job_files_load() {
     );
     assert_eq!(fixture.count("SELECT count(DISTINCT id) FROM ds.users WHERE name = 'u' || id"), 300);
     assert_eq!(fixture.count("SELECT sum(id) FROM ds.users"), 300 * 301 / 2);
+}
+
+#[test]
+fn many_files_load_under_small_memory_limit() {
+    let settings = [("memory_limit", serde_json::json!("8MB")), ("threads", serde_json::json!(2))];
+    let mut fixture = Fixture::with_global_settings(&settings);
+    let mut jobs = Vec::new();
+    for id in 1..=300 {
+        let file = fixture.parquet(&format!("users.{id}"), &format!("SELECT {id} AS id, 'u{id}' AS name"));
+        jobs.push(job("users", &file, 1));
+    }
+
+    fixture
+        .destination
+        .load_package(&request(LOAD_1, vec![users_table("append")], &[], jobs))
+        .expect("load under 8 MB");
+
+    assert_eq!(fixture.count("SELECT count(*) FROM ds.users"), 300);
 }
 
 #[test]
