@@ -298,10 +298,9 @@ fn truncate_tables(
 /// 40,000 one-row job files took 48 to 61 s to load with an insert per file
 /// (about 1.2 ms each, nearly all of it DuckDB's) and peaked at 6.9 GB. With
 /// 256 files per insert it took 13 to 14 s and 127 MB, with 32 files 15 s
-/// and 123 MB. DuckDB keeps about
-/// 120 KB per file of a statement, so 256 one-row files failed under a
-/// 32 MB `memory_limit` that 128 passed, and 64 failed under 8 MB where 32
-/// passed.
+/// and 123 MB. DuckDB keeps about 120 KB per file of a statement, so 256
+/// one-row files failed under a 32 MB `memory_limit` that 128 passed, and
+/// 64 failed under 8 MB where 32 passed.
 const MAX_FILES_PER_INSERT: usize = 32;
 
 /// Rows of a job file up to which it shares an insert with the files next
