@@ -257,14 +257,23 @@ fn trace_sink(project: &Project, resolved: &ResolvedPipeline, search: &PluginSea
     Ok(Some(TraceSink::with_factory(&resolved.name, Box::new(open))))
 }
 
-/// Builds the `_runner` object added to every plugin's configuration.
-fn runner_context(resolved: &ResolvedPipeline, working_dir: &Path) -> Value {
-    json!({
+/// Builds the `_runner` object added to every plugin's configuration. The
+/// configuration is JSON, so both folders must be valid UTF-8.
+fn runner_context(resolved: &ResolvedPipeline, working_dir: &Path) -> Result<Value> {
+    let text = |path: &Path, what: &str| {
+        path.to_str().map(str::to_owned).ok_or_else(|| {
+            Error::config(format!(
+                "the {what} `{}` is not valid UTF-8. Choose a folder whose path is valid UTF-8",
+                path.display()
+            ))
+        })
+    };
+    Ok(json!({
         "pipeline_name": resolved.name,
-        "project_dir": resolved.project_dir,
-        "working_dir": working_dir,
+        "project_dir": text(&resolved.project_dir, "project folder")?,
+        "working_dir": text(working_dir, "working directory (set by --pipelines-dir)")?,
         "disable_compression": resolved.disable_compression,
-    })
+    }))
 }
 
 fn open_destination(resolved: &ResolvedPipeline, search: &PluginSearch, working_dir: &Path) -> Result<DestinationHandle> {
@@ -274,7 +283,7 @@ fn open_destination(resolved: &ResolvedPipeline, search: &PluginSearch, working_
 
     let mut config = config.clone();
     if let Value::Object(map) = &mut config {
-        map.insert("_runner".to_owned(), runner_context(resolved, working_dir));
+        map.insert("_runner".to_owned(), runner_context(resolved, working_dir)?);
     }
     DestinationHandle::from_library(name, &library, &config).map_err(|source| Error::DestinationCall {
         destination: name.clone(),
@@ -310,7 +319,7 @@ fn open_source(resolved: &ResolvedPipeline, search: &PluginSearch, working_dir: 
         SourceConfig::Plugin { type_name, config } => {
             let mut config = config.clone();
             if let Value::Object(map) = &mut config {
-                map.insert("_runner".to_owned(), runner_context(resolved, working_dir));
+                map.insert("_runner".to_owned(), runner_context(resolved, working_dir)?);
             }
             open_source_plugin(search, &resolved.source_name, type_name, &config)
         }

@@ -356,6 +356,27 @@ fn recovery_commands_ignore_normalize_settings() {
 }
 
 #[test]
+#[cfg(unix)]
+fn non_utf8_pipelines_dir_rejected() {
+    use std::os::unix::ffi::OsStrExt;
+
+    let project = TestProject::new(COUNTRIES_YML);
+    project.add_example_data("countries.json");
+    let pipelines_dir = project.path().join(std::ffi::OsStr::from_bytes(b"bad\xffdir"));
+
+    let output = project
+        .dlt_command(&["pipeline", "countries_pipeline", "run"])
+        .arg("--pipelines-dir")
+        .arg(&pipelines_dir)
+        .output()
+        .expect("run dlt");
+
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("is not valid UTF-8"), "{}", stderr(&output));
+    assert!(!pipelines_dir.exists(), "a configuration error created the folder");
+}
+
+#[test]
 fn invalid_normalize_settings_rejected() {
     // The general file limit is checked even where the normalize one wins,
     // as Python dlt's extract reads it.
