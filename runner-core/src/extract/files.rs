@@ -118,8 +118,9 @@ impl FilesReader {
 
         if !has_wildcards {
             if self.pattern.is_dir() {
+                let folder = pattern.trim_end_matches('/');
                 return Err(Error::config(format!(
-                    "input path `{pattern}` is a folder; set `path` to a file or a glob such as `{pattern}/*.json`"
+                    "input path `{pattern}` is a folder; set `path` to a file or a glob such as `{folder}/*.json`"
                 )));
             }
             if !self.pattern.is_file() {
@@ -684,3 +685,19 @@ fn read_parquet(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
     Ok(())
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_hint_has_one_slash() {
+        let dir = tempfile::tempdir().expect("create temporary folder");
+        let folder = format!("{}/", dir.path().display());
+
+        let error = FilesReader::new(&folder, None).matching_files().expect_err("a folder is no input file");
+
+        let expected = format!("`{}/*.json`", dir.path().display());
+        assert!(error.to_string().contains(&expected), "{error}");
+    }
+}
