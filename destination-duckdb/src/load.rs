@@ -309,8 +309,8 @@ const MAX_SHARED_FILE_ROWS: u64 = 10_000;
 
 /// Inserts every job file and returns the inserted rows per table, in the
 /// order in which each table first appeared among the jobs. Jobs of `merge`
-/// tables go into their staging tables. Consecutive jobs of one table share
-/// a statement.
+/// tables go into their staging tables. Consecutive small jobs of one table
+/// share a statement.
 fn run_jobs(
     connection: &Connection,
     request: &LoadRequest,

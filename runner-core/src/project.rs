@@ -32,8 +32,9 @@ pub struct OpenOptions {
     pub trace_failed_open: bool,
     /// Leaves dlt's normalize settings in the environment
     /// (`NORMALIZE__WORKERS` and the `FILE_MAX_ITEMS` and `FILE_MAX_BYTES`
-    /// settings of `NORMALIZE__DATA_WRITER__` and `DATA_WRITER__`) unread. Set by commands that never
-    /// normalize, so that an invalid value there does not stop them.
+    /// settings of `NORMALIZE__DATA_WRITER__` and `DATA_WRITER__`) unread.
+    /// Set by commands that never normalize, so that an invalid value there
+    /// does not stop them.
     pub ignore_normalize_env: bool,
 }
 
@@ -146,9 +147,7 @@ fn normalize_workers_from_env() -> Result<Option<usize>> {
 }
 
 /// Reads dlt's `file_max_items` setting of the normalize data writer, if
-/// set. 0 means no limit, as in dlt. Both variables are checked, although
-/// the first one set wins, because Python dlt's extract reads the general
-/// one and fails on an invalid value there.
+/// set. 0 means no limit, as in dlt.
 fn file_max_items_from_env() -> Result<Option<u64>> {
     let meaning = "a whole number: the maximum rows per load file, such as 100000, or 0 for no limit";
     file_limit_from_env(FILE_MAX_ITEMS_ENVS, meaning)
@@ -163,7 +162,8 @@ fn file_max_bytes_from_env() -> Result<Option<u64>> {
 
 /// Returns the value of the first of `names` that is set, or `None` when
 /// none is set or the value is 0. Every name is checked, also after the
-/// first one set.
+/// first one set, because Python dlt's extract reads the general variable
+/// and fails on an invalid value there.
 fn file_limit_from_env(names: [&str; 2], meaning: &str) -> Result<Option<u64>> {
     let mut limit = None;
     for name in names {
@@ -260,7 +260,7 @@ fn trace_sink(project: &Project, resolved: &ResolvedPipeline, search: &PluginSea
 /// Builds the `_runner` object added to every plugin's configuration. The
 /// configuration is JSON, so both folders must be valid UTF-8.
 fn runner_context(resolved: &ResolvedPipeline, working_dir: &Path) -> Result<Value> {
-    let text = |path: &Path, what: &str| {
+    let utf8_path = |path: &Path, what: &str| {
         path.to_str().map(str::to_owned).ok_or_else(|| {
             Error::config(format!(
                 "the {what} `{}` is not valid UTF-8. Choose a folder whose path is valid UTF-8",
@@ -270,8 +270,8 @@ fn runner_context(resolved: &ResolvedPipeline, working_dir: &Path) -> Result<Val
     };
     Ok(json!({
         "pipeline_name": resolved.name,
-        "project_dir": text(&resolved.project_dir, "project folder")?,
-        "working_dir": text(working_dir, "working directory (set by --pipelines-dir)")?,
+        "project_dir": utf8_path(&resolved.project_dir, "project folder")?,
+        "working_dir": utf8_path(working_dir, "working directory (set by --pipelines-dir)")?,
         "disable_compression": resolved.disable_compression,
     }))
 }

@@ -43,7 +43,8 @@ impl JobFolder {
         #[cfg(target_os = "linux")]
         if files.len() >= SYNCFS_MIN_FILES && syncfs_reports_errors() {
             self.sync_file_system()?;
-            // A sync per file would fail on a file deleted meanwhile.
+            // `syncfs` opens no job file, so each is checked to exist, as a
+            // sync per file would check it.
             for path in files {
                 std::fs::metadata(path).map_err(|e| Error::io("check job file", path, e))?;
             }
