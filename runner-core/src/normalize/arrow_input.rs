@@ -9,10 +9,12 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringBuilder, make_array, new_null_array};
+use arrow::compute::kernels::cmp::not_distinct;
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType as ArrowType, Field, Int64Type, Schema as ArrowSchema, TimeUnit};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
+use arrow::util::display::array_value_to_string;
 
 use super::Normalizer;
 use super::contract::{Verdict, is_new_table, table_contract};
@@ -335,10 +337,49 @@ fn cast_strict(table: &str, column: &str, array: &ArrayRef, to: &ArrowType) -> c
         safe: false,
         ..Default::default()
     };
-    cast_with_options(array, to, &options).map_err(|e| Error::Normalize {
+    let cast = cast_with_options(array, to, &options).map_err(|e| Error::Normalize {
         table: table.to_owned(),
         message: format!("cannot convert column `{column}` from {} to {to}: {e}", array.data_type()),
-    })
+    })?;
+
+    match changed_value(array, &cast, &options) {
+        Some(change) => Err(Error::Normalize {
+            table: table.to_owned(),
+            message: format!(
+                "column `{column}` has {} values that the table's type {to} cannot hold: {change}. \
+                 Give the column one type in all input files, or load these files into another table",
+                array.data_type()
+            ),
+        }),
+        None => Ok(cast),
+    }
+}
+
+/// Describes the first value that a cast changed, found by casting back.
+/// Arrow's cast with `safe: false` fails only on overflow, so it turns a
+/// double 1.5 into the integer 1 and a decimal 1.123456 into 1.1.
+///
+/// Casts from or to text, and dictionary decoding, are not checked, because
+/// turning the text "05" into the integer 5 is the expected conversion.
+fn changed_value(original: &ArrayRef, cast: &ArrayRef, options: &CastOptions<'_>) -> Option<String> {
+    let is_text = |data_type: &ArrowType| {
+        matches!(
+            data_type,
+            ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View | ArrowType::Dictionary(..)
+        )
+    };
+    if is_text(original.data_type()) || is_text(cast.data_type()) {
+        return None;
+    }
+
+    let back = match cast_with_options(cast, original.data_type(), options) {
+        Ok(back) => back,
+        Err(error) => return Some(format!("its values cannot be converted back ({error})")),
+    };
+    let same = not_distinct(original, &back).ok()?;
+    let row = (0..same.len()).find(|&row| !same.value(row))?;
+    let text = |array: &ArrayRef| array_value_to_string(array, row).unwrap_or_else(|error| format!("({error})"));
+    Some(format!("{} would load as {}", text(original), text(cast)))
 }
 
 /// Converts timestamps between units and time zones by rescaling the
@@ -356,8 +397,17 @@ fn relabel_timestamps(array: &ArrayRef, from: TimeUnit, to: TimeUnit, to_type: &
         raw.try_unary(|value| value.checked_mul(factor).ok_or_else(|| ArrowError::ComputeError(format!("timestamp {value} overflows {to:?}"))))
             .map_err(|e| e.to_string())?
     } else {
+        // A coarser unit would cut the fraction off, so such values fail.
         let factor = from_per_second / to_per_second;
-        raw.unary(|value| value.div_euclid(factor))
+        raw.try_unary(|value| match value.rem_euclid(factor) {
+            0 => Ok(value / factor),
+            _ => Err(ArrowError::ComputeError(format!(
+                "{value} {} since 1970 is finer than the table's unit, {}",
+                unit_name(from),
+                unit_name(to)
+            ))),
+        })
+        .map_err(|e| e.to_string())?
     };
 
     let data = scaled
@@ -367,6 +417,15 @@ fn relabel_timestamps(array: &ArrayRef, from: TimeUnit, to: TimeUnit, to_type: &
         .build()
         .map_err(|e| e.to_string())?;
     Ok(make_array(data))
+}
+
+fn unit_name(unit: TimeUnit) -> &'static str {
+    match unit {
+        TimeUnit::Second => "seconds",
+        TimeUnit::Millisecond => "milliseconds",
+        TimeUnit::Microsecond => "microseconds",
+        TimeUnit::Nanosecond => "nanoseconds",
+    }
 }
 
 fn units_per_second(unit: TimeUnit) -> i64 {

@@ -5,8 +5,9 @@ use std::fs::File;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, AsArray, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int8Array, Int64Array, StringArray,
-    TimestampMicrosecondArray, UInt64Array,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int8Array, Int32Array,
+    Int64Array, StringArray,
+    TimestampMicrosecondArray, TimestampSecondArray, UInt64Array,
 };
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType as ArrowType, Field, Schema as ArrowSchema, TimeUnit};
@@ -689,6 +690,64 @@ fn arrow_uint64_overflow_fails() {
     let batch = RecordBatch::try_new(Arc::new(ArrowSchema::new(vec![field])), vec![array]).unwrap();
     let mut normalizer = Normalizer::new(&mut schema, options(&dir)).unwrap();
     assert!(normalizer.push_batch("arr", &batch).is_err());
+}
+
+/// Pushes two one-column batches into table `arr`. The first batch sets the
+/// column's type.
+fn push_two(first: ArrayRef, second: ArrayRef) -> crate::Result<()> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut schema = new_schema(&["arr"]);
+    let mut normalizer = Normalizer::new(&mut schema, options(&dir)).unwrap();
+    normalizer.push_batch("arr", &RecordBatch::try_from_iter([("v", first)]).unwrap())?;
+    normalizer.push_batch("arr", &RecordBatch::try_from_iter([("v", second)]).unwrap())
+}
+
+#[test]
+fn arrow_double_into_bigint_column_fails() {
+    let doubles = Arc::new(Float64Array::from(vec![2.0, 1.5]));
+
+    let error = push_two(Arc::new(Int64Array::from(vec![1])), doubles).unwrap_err();
+
+    assert!(error.to_string().contains("1.5 would load as 1"), "{error}");
+}
+
+#[test]
+fn arrow_decimal_into_smaller_scale_fails() {
+    let scale_1 = Decimal128Array::from(vec![15]).with_precision_and_scale(10, 1).unwrap();
+    let scale_6 = Decimal128Array::from(vec![1_123_456]).with_precision_and_scale(20, 6).unwrap();
+
+    let error = push_two(Arc::new(scale_1), Arc::new(scale_6)).unwrap_err();
+
+    assert!(error.to_string().contains("1.123456 would load as 1.1"), "{error}");
+}
+
+#[test]
+fn arrow_rounded_bigint_into_double_fails() {
+    let exact = Arc::new(Int64Array::from(vec![1 << 53]));
+    let rounded = Arc::new(Int64Array::from(vec![(1 << 53) + 1]));
+
+    assert!(push_two(Arc::new(Float64Array::from(vec![0.5])), exact).is_ok());
+    assert!(push_two(Arc::new(Float64Array::from(vec![0.5])), rounded).is_err());
+}
+
+#[test]
+fn arrow_lost_timestamp_fraction_fails() {
+    let seconds = TimestampSecondArray::from(vec![946_684_800]).with_timezone("UTC");
+    let whole = TimestampMicrosecondArray::from(vec![946_684_801_000_000]);
+    let fraction = TimestampMicrosecondArray::from(vec![946_684_800_123_456]);
+
+    assert!(push_two(Arc::new(seconds.clone()), Arc::new(whole)).is_ok());
+    let error = push_two(Arc::new(seconds), Arc::new(fraction)).unwrap_err();
+    assert!(error.to_string().contains("946684800123456 microseconds"), "{error}");
+}
+
+#[test]
+fn arrow_values_that_fit_are_cast() {
+    let bigints = || Arc::new(Int64Array::from(vec![1])) as ArrayRef;
+
+    assert!(push_two(bigints(), Arc::new(Float64Array::from(vec![2.0, -3.0]))).is_ok());
+    assert!(push_two(bigints(), Arc::new(Int32Array::from(vec![i32::MIN]))).is_ok());
+    assert!(push_two(bigints(), Arc::new(StringArray::from(vec!["05"]))).is_ok());
 }
 
 #[test]
