@@ -26,7 +26,7 @@ use crate::sql::{TypeOptions, quote_identifier};
 /// Catalog name of the in-memory database that stays the default between
 /// calls. DuckDB rejects a two-part table name whose dataset has the name of
 /// a catalog as ambiguous, and dlt's snake_case naming never produces a `:`.
-const SCRATCH_CATALOG: &str = "dlt:scratch";
+pub(crate) const SCRATCH_CATALOG: &str = "dlt:scratch";
 
 /// Catalog name under which the database file is attached during a call.
 const FILE_CATALOG: &str = "dlt:destination";

@@ -9,7 +9,7 @@ use plugin_sdk::protocol::{LoadJob, LoadReport, LoadRequest, TableSpec};
 
 use crate::connection::{dataset_tables, execute, existing_table_columns, log_memory_usage};
 use crate::dlt_tables::{LOADS_TABLE, VERSION_TABLE, loads_table, version_table};
-use crate::engine::JobThreads;
+use crate::engine::{JobThreads, SCRATCH_CATALOG};
 use crate::error::database_error;
 use crate::merge::{self, MergePlan};
 use crate::restore::load_recorded;
@@ -334,13 +334,22 @@ fn run_jobs(
         job_threads.fit(connection, expected)?;
         let statement = insert_files_statement(&qualified_table(dataset, table_name), group.len());
         let paths = group.iter().map(|job| job.file_path.as_str());
-        let inserted = execute(connection, &statement, params_from_iter(paths), || {
+        let context = |jobs: &[LoadJob]| {
             format!(
                 "failed to load {} into table \"{dataset}\".\"{table_name}\" (load {})",
-                describe_jobs(group),
+                describe_jobs(jobs),
                 request.load_id
             )
-        })? as u64;
+        };
+        let inserted = match execute(connection, &statement, params_from_iter(paths), || context(group)) {
+            Ok(rows) => rows as u64,
+            Err(error) => {
+                return Err(match unreadable_job(connection, group) {
+                    Some((job, read_error)) => database_error(&read_error, context(std::slice::from_ref(job))),
+                    None => error,
+                });
+            }
+        };
 
         if inserted != expected {
             tracing::warn!(
@@ -374,6 +383,33 @@ fn insert_files_statement(table: &str, files: usize) -> String {
     format!(
         "INSERT INTO {table} BY NAME SELECT * FROM read_parquet([{parameters}], union_by_name = true, hive_partitioning = false)"
     )
+}
+
+/// Returns the first job of a failed insert of several files whose file
+/// DuckDB cannot read on its own, with the read error, so that the error
+/// names that file instead of the whole group.
+///
+/// The load's transaction is aborted by then, so the files are read on a
+/// second connection to the same instance. An insert that failed for another
+/// reason, such as a value the table's column cannot hold, finds no such job.
+fn unreadable_job<'j>(connection: &Connection, group: &'j [LoadJob]) -> Option<(&'j LoadJob, duckdb::Error)> {
+    if group.len() < 2 {
+        return None;
+    }
+    // A new connection starts in the catalog `memory`, which the instance
+    // detached at its start.
+    let probe = connection.try_clone().ok()?;
+    probe.execute_batch(&format!("USE {}", quote_identifier(SCRATCH_CATALOG))).ok()?;
+
+    group.iter().find_map(|job| read_whole_file(&probe, &job.file_path).err().map(|error| (job, error)))
+}
+
+/// Reads every row of a Parquet file, so that damaged data pages fail too.
+fn read_whole_file(connection: &Connection, path: &str) -> Result<(), duckdb::Error> {
+    let mut statement = connection.prepare("SELECT * FROM read_parquet(?, hive_partitioning = false)")?;
+    let mut rows = statement.query([path])?;
+    while rows.next()?.is_some() {}
+    Ok(())
 }
 
 /// Names the jobs of a failed insert: the job and its file, or the first and

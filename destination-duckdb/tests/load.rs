@@ -224,8 +224,9 @@ fn damaged_file_fails_shared_insert() {
         .load_package(&request(LOAD_1, vec![users_table("append")], &[], jobs))
         .expect_err("a damaged file must fail the package");
 
-    // The message names the jobs that shared the failed insert.
-    assert!(error.message().contains("3 jobs from users.users.1.parquet to users.users.3.parquet"), "{error}");
+    // The message names the damaged file, not the group that shared the insert.
+    assert!(error.message().contains("job users.users.2.parquet"), "{error}");
+    assert!(!error.message().contains("3 jobs"), "{error}");
     assert_eq!(
         fixture.count("SELECT count(*) FROM information_schema.tables WHERE table_name IN ('users', '_dlt_loads')"),
         0
@@ -407,6 +408,28 @@ fn out_of_range_value_is_terminal() {
         fixture.count("SELECT count(*) FROM information_schema.tables WHERE table_name IN ('small', '_dlt_loads')"),
         0
     );
+}
+
+#[test]
+fn out_of_range_value_names_shared_insert() {
+    let mut fixture = Fixture::new();
+    let small = table(
+        "small",
+        "append",
+        vec![with_precision(column("n", "bigint", true), 8)],
+    );
+    let fits = fixture.parquet("small.1", "SELECT 1 AS n");
+    let too_large = fixture.parquet("small.2", "SELECT 1000 AS n");
+    let jobs = vec![job("small", &fits, 1), job("small", &too_large, 1)];
+
+    let error = fixture
+        .destination
+        .load_package(&request(LOAD_1, vec![small], &[], jobs))
+        .expect_err("1000 does not fit in TINYINT");
+
+    // Each file reads fine on its own, so the message names both jobs.
+    assert!(error.message().contains("2 jobs from small.small.1.parquet to small.small.2.parquet"), "{error}");
+    assert_eq!(error.category, ErrorCategory::Terminal, "{error}");
 }
 
 #[test]
