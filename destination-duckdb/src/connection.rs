@@ -10,15 +10,8 @@ use crate::config::{DuckDbConfig, DuckDbSetting, SettingScope};
 use crate::error::database_error;
 use crate::sql::{TypeOptions, qualified_table};
 
-/// Applies `SET autoinstall_known_extensions = false` and then the
-/// configured settings, in order.
+/// Applies the configured settings, in order.
 pub(crate) fn apply_settings(connection: &Connection, config: &DuckDbConfig) -> Result<(), PluginError> {
-    // A setting such as s3_region would otherwise make DuckDB download an
-    // extension from the internet; a configured value of this setting wins.
-    connection
-        .execute_batch("SET autoinstall_known_extensions = false")
-        .map_err(|error| database_error(&error, "disable extension downloads"))?;
-
     for setting in &config.settings {
         apply_setting(connection, setting)?;
     }

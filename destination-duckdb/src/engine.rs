@@ -386,7 +386,15 @@ impl Drop for AttachedFile<'_> {
 
 /// Creates the in-memory instance with the configured settings.
 fn start_instance(config: &DuckDbConfig) -> Result<Instance, PluginError> {
-    let connection = Connection::open_in_memory()
+    // DuckDB downloads a missing known extension when a statement needs
+    // it, for example for a setting such as `s3_region`. Builds without ICU
+    // (the `bundled` feature) did so for `SET TimeZone` below, which took
+    // 0.5 s per run without network access. Installed extensions still load,
+    // and `global_config` can switch downloads back on.
+    let options = duckdb::Config::default()
+        .with("autoinstall_known_extensions", "false")
+        .map_err(|error| PluginError::internal(format!("failed to configure an in-memory DuckDB database: {error}")))?;
+    let connection = Connection::open_in_memory_with_flags(options)
         .map_err(|error| PluginError::internal(format!("failed to start an in-memory DuckDB database: {error}")))?;
 
     // The default catalog `memory` would shadow a dataset named `memory`, and
@@ -698,6 +706,22 @@ mod tests {
         assert_eq!(thread_setting(&mut engine), 3);
         drop(engine.attach_for_load(small_database::MAX_SMALL_DATABASE_ROWS, false).expect("attach for a large package"));
         assert_eq!(thread_setting(&mut engine), 3);
+    }
+
+    #[test]
+    fn extension_downloads_off_unless_configured() {
+        let dir = tempfile::tempdir().expect("create temporary folder");
+        let mut engine = Engine::start(DuckDbConfig::new(dir.path().join("w.duckdb")));
+        assert!(!setting::<bool>(&mut engine, "autoinstall_known_extensions"));
+
+        let mut config = DuckDbConfig::new(dir.path().join("w.duckdb"));
+        config.settings.push(DuckDbSetting {
+            scope: SettingScope::Global,
+            name: "autoinstall_known_extensions".to_string(),
+            value: "true".to_string(),
+        });
+        let mut engine = Engine::start_now(config).expect("start DuckDB");
+        assert!(setting::<bool>(&mut engine, "autoinstall_known_extensions"));
     }
 
     fn memory_limit_setting(engine: &mut Engine) -> String {
