@@ -19,6 +19,16 @@ pub fn is_temporary_file_name(name: &str) -> bool {
 /// one, never a partial write: the bytes go to a temporary file in the same
 /// folder, are synced, and the temporary file is renamed over `path`.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    write_renamed(path, contents, true)
+}
+
+/// Writes `contents` to `path` as [`write_atomic`] does, but without the
+/// sync, for a file that is written again when a crash loses it.
+pub(crate) fn write_atomic_unsynced(path: &Path, contents: &[u8]) -> Result<()> {
+    write_renamed(path, contents, false)
+}
+
+fn write_renamed(path: &Path, contents: &[u8], sync: bool) -> Result<()> {
     let folder = path
         .parent()
         .ok_or_else(|| Error::Internal(format!("path `{}` has no parent folder", path.display())))?;
@@ -29,7 +39,9 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
 
     let mut file = fs::File::create(&temporary).map_err(|e| Error::io("create", &temporary, e))?;
     file.write_all(contents).map_err(|e| Error::io("write", &temporary, e))?;
-    file.sync_all().map_err(|e| Error::io("sync", &temporary, e))?;
+    if sync {
+        file.sync_all().map_err(|e| Error::io("sync", &temporary, e))?;
+    }
     drop(file);
 
     fs::rename(&temporary, path).map_err(|e| Error::io("rename", &temporary, e))

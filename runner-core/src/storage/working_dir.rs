@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use rand::RngCore;
 
 use super::package::{LoadPackage, PackageStage};
-use super::write_atomic;
+use super::atomic::write_atomic_unsynced;
 use crate::{Error, Result};
 
 /// Storage versions dlt 1.31 writes into `normalize/.version` and `load/.version`.
@@ -37,12 +37,15 @@ impl WorkingDir {
         Ok(working_dir)
     }
 
+    /// Writes a missing or empty version file. It is not synced, because a
+    /// version file lost to a crash, or left empty by one, is written again
+    /// when the folder is opened next.
     fn write_version_file(&self, storage: &str, version: &str) -> Result<()> {
         let path = self.root.join(storage).join(".version");
-        if !path.exists() {
-            write_atomic(&path, version.as_bytes())?;
+        if fs::metadata(&path).is_ok_and(|metadata| metadata.len() > 0) {
+            return Ok(());
         }
-        Ok(())
+        write_atomic_unsynced(&path, version.as_bytes())
     }
 
     pub fn root(&self) -> &Path {
@@ -188,4 +191,21 @@ fn list_folders(folder: &Path) -> Result<Vec<String>> {
         }
     }
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_version_file_rewritten() {
+        let dir = tempfile::tempdir().expect("create temporary folder");
+        let working_dir = WorkingDir::open(dir.path()).expect("create working directory");
+        let version = working_dir.root().join("load").join(".version");
+        fs::write(&version, "").expect("empty the version file");
+
+        WorkingDir::open(dir.path()).expect("open working directory");
+
+        assert_eq!(fs::read_to_string(&version).expect("read version file"), LOAD_STORAGE_VERSION);
+    }
 }
