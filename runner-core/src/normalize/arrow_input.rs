@@ -11,7 +11,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringBuilder, make_array, new_null_array};
 use arrow::compute::kernels::cmp::not_distinct;
 use arrow::compute::{CastOptions, cast_with_options};
-use arrow::datatypes::{DataType as ArrowType, Field, Int64Type, Schema as ArrowSchema, TimeUnit};
+use arrow::datatypes::{DataType as ArrowType, Field, Float32Type, Float64Type, Int64Type, Schema as ArrowSchema, TimeUnit};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::array_value_to_string;
@@ -326,21 +326,23 @@ fn cast_strict(table: &str, column: &str, array: &ArrayRef, to: &ArrowType) -> c
     if array.data_type() == to {
         return Ok(array.clone());
     }
+    let failed = |error: String| Error::Normalize {
+        table: table.to_owned(),
+        message: format!(
+            "cannot convert column `{column}` from {} to the table's type {to}: {error}. \
+             Give the column one type in all input files, or load these files into another table",
+            array.data_type()
+        ),
+    };
     if let (ArrowType::Timestamp(from_unit, _), ArrowType::Timestamp(to_unit, _)) = (array.data_type(), to) {
-        return relabel_timestamps(array, *from_unit, *to_unit, to).map_err(|e| Error::Normalize {
-            table: table.to_owned(),
-            message: format!("cannot convert column `{column}` from {} to {to}: {e}", array.data_type()),
-        });
+        return relabel_timestamps(array, *from_unit, *to_unit, to).map_err(failed);
     }
 
     let options = CastOptions {
         safe: false,
         ..Default::default()
     };
-    let cast = cast_with_options(array, to, &options).map_err(|e| Error::Normalize {
-        table: table.to_owned(),
-        message: format!("cannot convert column `{column}` from {} to {to}: {e}", array.data_type()),
-    })?;
+    let cast = cast_in_utc(array, to, &options).map_err(|error| failed(error.to_string()))?;
 
     match changed_value(array, &cast, &options) {
         Some(change) => Err(Error::Normalize {
@@ -372,14 +374,52 @@ fn changed_value(original: &ArrayRef, cast: &ArrayRef, options: &CastOptions<'_>
         return None;
     }
 
-    let back = match cast_with_options(cast, original.data_type(), options) {
+    let back = match cast_in_utc(cast, original.data_type(), options) {
         Ok(back) => back,
         Err(error) => return Some(format!("its values cannot be converted back ({error})")),
     };
     let same = not_distinct(original, &back).ok()?;
-    let row = (0..same.len()).find(|&row| !same.value(row))?;
+    let row = (0..same.len()).find(|&row| !same.value(row) && !equal_floats(original, &back, row))?;
     let text = |array: &ArrayRef| array_value_to_string(array, row).unwrap_or_else(|error| format!("({error})"));
     Some(format!("{} would load as {}", text(original), text(cast)))
+}
+
+/// Returns whether row `row` of two float arrays contains numbers that
+/// compare equal. `not_distinct` orders every bit pattern, so -0.0 and 0.0
+/// differ there, but a cast to an integer rightly turns -0.0 into 0.
+fn equal_floats(left: &ArrayRef, right: &ArrayRef, row: usize) -> bool {
+    match (left.as_primitive_opt::<Float64Type>(), right.as_primitive_opt::<Float64Type>()) {
+        (Some(left), Some(right)) => left.value(row) == right.value(row),
+        _ => match (left.as_primitive_opt::<Float32Type>(), right.as_primitive_opt::<Float32Type>()) {
+            (Some(left), Some(right)) => left.value(row) == right.value(row),
+            _ => false,
+        },
+    }
+}
+
+/// Casts as Arrow does, but takes a time zone label of a timestamp as the
+/// label of UTC epoch values, as [`relabel_timestamps`] does. Arrow's own
+/// cast needs the `chrono-tz` feature for a named zone such as `UTC`, and it
+/// turns a timestamp with an offset into the date of that offset, where dlt
+/// takes the UTC date.
+fn cast_in_utc(array: &ArrayRef, to: &ArrowType, options: &CastOptions<'_>) -> Result<ArrayRef, ArrowError> {
+    let source = match array.data_type() {
+        ArrowType::Timestamp(unit, Some(_)) => relabel(array, ArrowType::Timestamp(*unit, None))?,
+        _ => array.clone(),
+    };
+    match to {
+        ArrowType::Timestamp(unit, Some(_)) => {
+            let cast = cast_with_options(&source, &ArrowType::Timestamp(*unit, None), options)?;
+            relabel(&cast, to.clone())
+        }
+        _ => cast_with_options(&source, to, options),
+    }
+}
+
+/// Gives `array` the data type `to`, which must store the same values.
+fn relabel(array: &ArrayRef, to: ArrowType) -> Result<ArrayRef, ArrowError> {
+    let data = array.to_data().into_builder().data_type(to).build()?;
+    Ok(make_array(data))
 }
 
 /// Converts timestamps between units and time zones by rescaling the

@@ -741,6 +741,52 @@ fn arrow_lost_timestamp_fraction_fails() {
     assert!(error.to_string().contains("946684800123456 microseconds"), "{error}");
 }
 
+/// Pushes two one-column batches into table `arr` as [`push_two`] does and
+/// returns column `v` of the job file, in row order.
+fn load_two(first: ArrayRef, second: ArrayRef) -> ArrayRef {
+    let dir = tempfile::tempdir().unwrap();
+    let mut schema = new_schema(&["arr"]);
+    let mut normalizer = Normalizer::new(&mut schema, options(&dir)).unwrap();
+    normalizer.push_batch("arr", &RecordBatch::try_from_iter([("v", first)]).unwrap()).unwrap();
+    normalizer.push_batch("arr", &RecordBatch::try_from_iter([("v", second)]).unwrap()).unwrap();
+    let output = normalizer.finish().unwrap();
+
+    read_table(&output, "arr").column_by_name("v").unwrap().clone()
+}
+
+#[test]
+fn arrow_dates_and_text_into_utc_timestamps() {
+    let utc = || Arc::new(TimestampMicrosecondArray::from(vec![0]).with_timezone("UTC")) as ArrayRef;
+    let date = Arc::new(Date32Array::from(vec![18_262])) as ArrayRef;
+    let text = Arc::new(StringArray::from(vec!["2020-01-01T00:00:00Z"])) as ArrayRef;
+    let midnight_2020 = 1_577_836_800_000_000;
+
+    for second in [date, text] {
+        let column = load_two(utc(), second);
+        let values = column.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        assert_eq!(values.value(1), midnight_2020);
+    }
+}
+
+#[test]
+fn arrow_labelled_timestamps_into_date_take_utc_date() {
+    let dates = || Arc::new(Date32Array::from(vec![0])) as ArrayRef;
+    let midnight_utc = TimestampMicrosecondArray::from(vec![1_577_836_800_000_000]).with_timezone("UTC");
+    // 2020-01-01 23:00 UTC, which is already 2020-01-02 at +01:00.
+    let late_evening = TimestampMicrosecondArray::from(vec![1_577_919_600_000_000]).with_timezone("+01:00");
+
+    let column = load_two(dates(), Arc::new(midnight_utc));
+    assert_eq!(column.as_primitive::<arrow::datatypes::Date32Type>().value(1), 18_262);
+    assert!(push_two(dates(), Arc::new(late_evening)).is_err(), "23:00 is not a date");
+}
+
+#[test]
+fn arrow_negative_zero_into_bigint_is_zero() {
+    let column = load_two(Arc::new(Int64Array::from(vec![1])), Arc::new(Float64Array::from(vec![-0.0])));
+
+    assert_eq!(column.as_primitive::<arrow::datatypes::Int64Type>().value(1), 0);
+}
+
 #[test]
 fn arrow_values_that_fit_are_cast() {
     let bigints = || Arc::new(Int64Array::from(vec![1])) as ArrayRef;

@@ -37,12 +37,13 @@ impl WorkingDir {
         Ok(working_dir)
     }
 
-    /// Writes a missing or empty version file. It is not synced, because a
-    /// version file lost to a crash, or left empty by one, is written again
-    /// when the folder is opened next.
+    /// Writes a version file that is missing or contains no version. It is not
+    /// synced, because a version file lost to a crash, or left empty or full
+    /// of zero bytes by one, is written again when the folder is opened next.
     fn write_version_file(&self, storage: &str, version: &str) -> Result<()> {
         let path = self.root.join(storage).join(".version");
-        if fs::metadata(&path).is_ok_and(|metadata| metadata.len() > 0) {
+        let blank = |byte: &u8| byte.is_ascii_whitespace() || *byte == 0;
+        if fs::read(&path).is_ok_and(|text| !text.iter().all(blank)) {
             return Ok(());
         }
         write_atomic_unsynced(&path, version.as_bytes())
@@ -198,14 +199,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn empty_version_file_rewritten() {
+    fn blank_version_file_rewritten() {
         let dir = tempfile::tempdir().expect("create temporary folder");
         let working_dir = WorkingDir::open(dir.path()).expect("create working directory");
         let version = working_dir.root().join("load").join(".version");
-        fs::write(&version, "").expect("empty the version file");
 
-        WorkingDir::open(dir.path()).expect("open working directory");
-
-        assert_eq!(fs::read_to_string(&version).expect("read version file"), LOAD_STORAGE_VERSION);
+        for damaged in [&b""[..], b"\n", b"\0\0\0\0"] {
+            fs::write(&version, damaged).expect("damage the version file");
+            WorkingDir::open(dir.path()).expect("open working directory");
+            assert_eq!(fs::read_to_string(&version).expect("read version file"), LOAD_STORAGE_VERSION);
+        }
     }
 }
