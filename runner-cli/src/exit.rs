@@ -29,9 +29,10 @@ Data extracted before a failure stays pending and is loaded first by the next ru
 `dlt pipeline <name> drop-pending-packages` discards it instead.";
 
 /// Prints the error with its causes and, with `hint`, what to do about its
-/// category, and returns the exit code. Commands that move no data pass
+/// category, and returns the exit code. `pipeline` is the pipeline the
+/// command ran, which the hints name. Commands that move no data pass
 /// `false`: the hints speak of runs and extracted data.
-pub fn report(error: &anyhow::Error, hint: bool) -> u8 {
+pub fn report(error: &anyhow::Error, pipeline: &str, hint: bool) -> u8 {
     let category = error
         .chain()
         .find_map(|cause| cause.downcast_ref::<runner_core::Error>())
@@ -48,7 +49,7 @@ pub fn report(error: &anyhow::Error, hint: bool) -> u8 {
         previous = text;
     }
 
-    let (code, hint_text) = code_and_hint(error, category);
+    let (code, hint_text) = code_and_hint(error, category, pipeline);
     if hint {
         eprintln!("hint: {hint_text}");
     }
@@ -56,7 +57,7 @@ pub fn report(error: &anyhow::Error, hint: bool) -> u8 {
 }
 
 /// Returns the exit code for `category` and what to do about the error.
-fn code_and_hint(error: &anyhow::Error, category: Option<ErrorCategory>) -> (u8, Cow<'static, str>) {
+fn code_and_hint(error: &anyhow::Error, category: Option<ErrorCategory>, pipeline: &str) -> (u8, Cow<'static, str>) {
     match category {
         Some(ErrorCategory::Config) => match denied_path(error) {
             Some(path) => (
@@ -74,7 +75,10 @@ fn code_and_hint(error: &anyhow::Error, category: Option<ErrorCategory>) -> (u8,
         },
         Some(ErrorCategory::Terminal) => (
             TERMINAL_ERROR,
-            "this fails again with the same input: fix the data or destination named above; if the failing data is already extracted, discard it with `dlt pipeline <name> drop-pending-packages`".into(),
+            format!(
+                "this fails again with the same input: fix the data or destination named above; if the failing data is already extracted, discard it with `dlt pipeline {pipeline} drop-pending-packages`"
+            )
+            .into(),
         ),
         Some(ErrorCategory::Transient) => (
             RUN_FAILED,
@@ -142,16 +146,24 @@ mod tests {
     #[test]
     fn denied_write_hint_names_path() {
         let error = io_failure(ErrorKind::PermissionDenied);
-        let (code, hint) = code_and_hint(&error, Some(ErrorCategory::Config));
+        let (code, hint) = code_and_hint(&error, Some(ErrorCategory::Config), "p");
         assert_eq!(code, CONFIG_ERROR);
         assert!(hint.contains("`/data/pipelines/p`"), "{hint}");
         assert!(hint.contains("permissions"), "{hint}");
     }
 
     #[test]
+    fn terminal_hint_names_pipeline() {
+        let error = anyhow::anyhow!("a value does not fit its column");
+        let (code, hint) = code_and_hint(&error, Some(ErrorCategory::Terminal), "events");
+        assert_eq!(code, TERMINAL_ERROR);
+        assert!(hint.contains("`dlt pipeline events drop-pending-packages`"), "{hint}");
+    }
+
+    #[test]
     fn missing_file_hint_is_configuration() {
         let error = io_failure(ErrorKind::NotFound);
-        let (code, hint) = code_and_hint(&error, Some(ErrorCategory::Config));
+        let (code, hint) = code_and_hint(&error, Some(ErrorCategory::Config), "p");
         assert_eq!(code, CONFIG_ERROR);
         assert!(hint.starts_with("fix the configuration"), "{hint}");
     }

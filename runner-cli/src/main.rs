@@ -84,16 +84,11 @@ fn main() {
         },
     };
 
-    let moves_data = !matches!(
-        &cli.command,
-        Command::Pipeline {
-            action: PipelineAction::Trace(_),
-            ..
-        }
-    );
+    let Command::Pipeline { name, action } = &cli.command;
+    let moves_data = !matches!(action, PipelineAction::Trace(_));
     let code = match outcome {
         Ok(code) => code,
-        Err(error) => exit::report(&error, moves_data),
+        Err(error) => exit::report(&error, name, moves_data),
     };
     exit::end_process(code)
 }
