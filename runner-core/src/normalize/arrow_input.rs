@@ -361,17 +361,14 @@ fn cast_strict(table: &str, column: &str, array: &ArrayRef, to: &ArrowType) -> c
 /// Arrow's cast with `safe: false` fails only on overflow, so it turns a
 /// double 1.5 into the integer 1 and a decimal 1.123456 into 1.1.
 ///
-/// Casts from or to text, and dictionary decoding, are not checked, because
-/// turning the text "05" into the integer 5 is the expected conversion.
+/// Casts to text and dictionary decoding are not checked. Text is checked
+/// by [`changed_text_value`], because it cannot be cast back as written.
 fn changed_value(original: &ArrayRef, cast: &ArrayRef, options: &CastOptions<'_>) -> Option<String> {
-    let is_text = |data_type: &ArrowType| {
-        matches!(
-            data_type,
-            ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View | ArrowType::Dictionary(..)
-        )
-    };
-    if is_text(original.data_type()) || is_text(cast.data_type()) {
+    if is_text(cast.data_type()) || matches!(original.data_type(), ArrowType::Dictionary(..)) {
         return None;
+    }
+    if is_text(original.data_type()) {
+        return changed_text_value(original, cast);
     }
 
     let back = match cast_in_utc(cast, original.data_type(), options) {
@@ -380,8 +377,43 @@ fn changed_value(original: &ArrayRef, cast: &ArrayRef, options: &CastOptions<'_>
     };
     let same = not_distinct(original, &back).ok()?;
     let row = (0..same.len()).find(|&row| !same.value(row) && !equal_floats(original, &back, row))?;
+    Some(describe_change(original, cast, row))
+}
+
+/// Describes the first text value that a cast to a decimal, date or
+/// timestamp cut short, found by reading the text again at a finer scale:
+/// the text "1.123456" into DECIMAL(10,1), or a time of day into a DATE.
+/// Other casts from text read it as written: "05" becomes the integer 5,
+/// and a long number becomes the nearest double. A value that the finer
+/// type cannot hold, such as a date beyond the year 2262 in nanoseconds,
+/// is not checked.
+fn changed_text_value(original: &ArrayRef, cast: &ArrayRef) -> Option<String> {
+    let finer = match cast.data_type() {
+        ArrowType::Decimal128(..) | ArrowType::Decimal256(..) => ArrowType::Decimal128(38, 18),
+        ArrowType::Date32 | ArrowType::Date64 | ArrowType::Timestamp(..) => {
+            ArrowType::Timestamp(TimeUnit::Nanosecond, None)
+        }
+        _ => return None,
+    };
+
+    let lenient = CastOptions {
+        safe: true,
+        ..Default::default()
+    };
+    let exact = cast_in_utc(original, &finer, &lenient).ok()?;
+    let loaded = cast_in_utc(cast, &finer, &lenient).ok()?;
+    let same = not_distinct(&exact, &loaded).ok()?;
+    let row = (0..same.len()).find(|&row| !same.value(row) && exact.is_valid(row) && loaded.is_valid(row))?;
+    Some(describe_change(original, cast, row))
+}
+
+fn is_text(data_type: &ArrowType) -> bool {
+    matches!(data_type, ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View)
+}
+
+fn describe_change(original: &ArrayRef, cast: &ArrayRef, row: usize) -> String {
     let text = |array: &ArrayRef| array_value_to_string(array, row).unwrap_or_else(|error| format!("({error})"));
-    Some(format!("{} would load as {}", text(original), text(cast)))
+    format!("{} would load as {}", text(original), text(cast))
 }
 
 /// Returns whether row `row` of two float arrays contains numbers that

@@ -788,6 +788,20 @@ fn arrow_negative_zero_into_bigint_is_zero() {
 }
 
 #[test]
+fn arrow_text_cut_short_fails() {
+    let decimal = || Arc::new(Decimal128Array::from(vec![15]).with_precision_and_scale(10, 1).unwrap()) as ArrayRef;
+    let dates = || Arc::new(Date32Array::from(vec![0])) as ArrayRef;
+    let text = |value: &str| Arc::new(StringArray::from(vec![value])) as ArrayRef;
+
+    let error = push_two(decimal(), text("1.123456")).unwrap_err();
+    assert!(error.to_string().contains("1.123456 would load as 1.1"), "{error}");
+    assert!(push_two(dates(), text("2020-01-01T05:00:00")).is_err());
+
+    assert!(push_two(decimal(), text("1.10")).is_ok());
+    assert!(push_two(dates(), text("2020-01-01")).is_ok());
+}
+
+#[test]
 fn arrow_values_that_fit_are_cast() {
     let bigints = || Arc::new(Int64Array::from(vec![1])) as ArrayRef;
 
