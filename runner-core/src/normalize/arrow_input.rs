@@ -435,7 +435,9 @@ fn equal_floats(left: &ArrayRef, right: &ArrayRef, row: usize) -> bool {
 /// turns a timestamp with an offset into the date of that offset, where dlt
 /// takes the UTC date.
 fn cast_in_utc(array: &ArrayRef, to: &ArrowType, options: &CastOptions<'_>) -> Result<ArrayRef, ArrowError> {
+    // Text keeps a zone marker: UTC, written as `Z`.
     let source = match array.data_type() {
+        ArrowType::Timestamp(unit, Some(_)) if is_text(to) => relabel(array, ArrowType::Timestamp(*unit, Some("+00:00".into())))?,
         ArrowType::Timestamp(unit, Some(_)) => relabel(array, ArrowType::Timestamp(*unit, None))?,
         _ => array.clone(),
     };

@@ -781,6 +781,16 @@ fn arrow_labelled_timestamps_into_date_take_utc_date() {
 }
 
 #[test]
+fn arrow_labelled_timestamp_into_text_keeps_zone() {
+    let texts = Arc::new(StringArray::from(vec!["a"])) as ArrayRef;
+    let berlin = TimestampMicrosecondArray::from(vec![1_577_836_800_000_000]).with_timezone("Europe/Berlin");
+
+    let column = load_two(texts, Arc::new(berlin));
+
+    assert_eq!(column.as_string::<i32>().value(1), "2020-01-01T00:00:00Z");
+}
+
+#[test]
 fn arrow_negative_zero_into_bigint_is_zero() {
     let column = load_two(Arc::new(Int64Array::from(vec![1])), Arc::new(Float64Array::from(vec![-0.0])));
 
