@@ -88,11 +88,18 @@ pub enum Error {
     Plugin(#[from] crate::plugins::PluginLoadError),
 
     /// A destination reported an error while loading a package.
-    #[error("destination `{destination}` failed to load package `{load_id}`: {source}")]
+    /// `pending_jobs` is the folder where the package's job files wait for
+    /// the next run: a path in `source` may name the folder they were in
+    /// during the load.
+    #[error(
+        "destination `{destination}` failed to load package `{load_id}`: {source} (its job files now wait in `{}`)",
+        pending_jobs.display()
+    )]
     Destination {
         pipeline: String,
         destination: String,
         load_id: String,
+        pending_jobs: PathBuf,
         #[source]
         source: PluginError,
     },

@@ -67,6 +67,7 @@ fn exhausted_retries_exit_3_and_keep_data() {
 
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert!(stderr(&output).contains("injected failure 3 of 10"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("/new_jobs`)"), "names the folder of the waiting jobs: {}", stderr(&output));
     let pending = project.data_dir().join("pipelines/p/load/normalized");
     assert_eq!(fs::read_dir(pending).unwrap().count(), 1, "the package stays pending");
 }

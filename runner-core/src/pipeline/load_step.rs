@@ -32,6 +32,7 @@ pub(super) fn load_package(pipeline: &mut Pipeline, package: LoadPackage) -> Res
                 pipeline: pipeline.name.clone(),
                 destination: pipeline.destination.name.clone(),
                 load_id,
+                pending_jobs: package.jobs_dir(JobState::New),
                 source: error,
             });
         }
