@@ -11,7 +11,9 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringBuilder, make_array, new_null_array};
 use arrow::compute::kernels::cmp::not_distinct;
 use arrow::compute::{CastOptions, cast_with_options};
-use arrow::datatypes::{DataType as ArrowType, Field, Float32Type, Float64Type, Int64Type, Schema as ArrowSchema, TimeUnit};
+use arrow::datatypes::{
+    DataType as ArrowType, Field, Float16Type, Float32Type, Float64Type, Int64Type, Schema as ArrowSchema, TimeUnit,
+};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::array_value_to_string;
@@ -337,6 +339,13 @@ fn cast_strict(table: &str, column: &str, array: &ArrayRef, to: &ArrowType) -> c
     if let (ArrowType::Timestamp(from_unit, _), ArrowType::Timestamp(to_unit, _)) = (array.data_type(), to) {
         return relabel_timestamps(array, *from_unit, *to_unit, to).map_err(failed);
     }
+    // Arrow converts between numbers and dates or times as counts since
+    // 1970 in the file's unit, so the integer 5 would load as 5 microseconds
+    // past 1970, and the same instant as three numbers in three files.
+    let (from, into) = (array.data_type(), to);
+    if (from.is_numeric() && into.is_temporal()) || (from.is_temporal() && into.is_numeric()) {
+        return Err(failed("numbers and dates or times do not convert into each other".to_owned()));
+    }
 
     let options = CastOptions {
         safe: false,
@@ -380,31 +389,103 @@ fn changed_value(original: &ArrayRef, cast: &ArrayRef, options: &CastOptions<'_>
     Some(describe_change(original, cast, row))
 }
 
-/// Describes the first text value that a cast to a decimal, date or
+/// Describes the first text value that a cast to a decimal, date, time or
 /// timestamp cut short, found by reading the text again at a finer scale:
 /// the text "1.123456" into DECIMAL(10,1), or a time of day into a DATE.
 /// Other casts from text read it as written: "05" becomes the integer 5,
-/// and a long number becomes the nearest double. A value that the finer
-/// type cannot hold, such as a date beyond the year 2262 in nanoseconds,
-/// is not checked.
+/// and a long number becomes the nearest double.
+///
+/// The finer scales are DECIMAL(76,38), nanoseconds, and microseconds for a
+/// timestamp outside the nanosecond range (the years 1677 to 2262).
+///
+/// NOTE: text that not even these scales can represent is not checked, so
+/// a tenth of a microsecond in the year 2300 is cut off without an error.
 fn changed_text_value(original: &ArrayRef, cast: &ArrayRef) -> Option<String> {
-    let finer = match cast.data_type() {
-        ArrowType::Decimal128(..) | ArrowType::Decimal256(..) => ArrowType::Decimal128(38, 18),
-        ArrowType::Date32 | ArrowType::Date64 | ArrowType::Timestamp(..) => {
-            ArrowType::Timestamp(TimeUnit::Nanosecond, None)
-        }
-        _ => return None,
-    };
-
     let lenient = CastOptions {
         safe: true,
         ..Default::default()
     };
-    let exact = cast_in_utc(original, &finer, &lenient).ok()?;
-    let loaded = cast_in_utc(cast, &finer, &lenient).ok()?;
-    let same = not_distinct(&exact, &loaded).ok()?;
-    let row = (0..same.len()).find(|&row| !same.value(row) && exact.is_valid(row) && loaded.is_valid(row))?;
-    Some(describe_change(original, cast, row))
+    let in_scale = |scale: &ArrowType| -> Option<(ArrayRef, ArrayRef)> {
+        let exact = cast_in_utc(original, scale, &lenient).ok()?;
+        let loaded = cast_in_utc(cast, scale, &lenient).ok()?;
+        Some((exact, loaded))
+    };
+
+    let pairs: Vec<(ArrayRef, ArrayRef)> = match cast.data_type() {
+        ArrowType::Decimal128(..) | ArrowType::Decimal256(..) => {
+            // Arrow reads text without a digit, such as "" or "-", as 0.
+            if let Some(row) = text_without_digit(original) {
+                return Some(describe_change(original, cast, row));
+            }
+            vec![in_scale(&ArrowType::Decimal256(76, 38))?]
+        }
+        ArrowType::Date32 | ArrowType::Date64 | ArrowType::Timestamp(..) => {
+            // Arrow's own cast of a date to nanoseconds overflows without a
+            // check, so the loaded values are scaled here.
+            let mut pairs = Vec::new();
+            for unit in [TimeUnit::Nanosecond, TimeUnit::Microsecond] {
+                let exact = cast_in_utc(original, &ArrowType::Timestamp(unit, None), &lenient).ok()?;
+                let exact = cast_with_options(&exact, &ArrowType::Int64, &lenient).ok()?;
+                pairs.push((exact, Arc::new(epoch_counts(cast, unit)?) as ArrayRef));
+            }
+            pairs
+        }
+        ArrowType::Time32(_) | ArrowType::Time64(_) => vec![in_scale(&ArrowType::Time64(TimeUnit::Nanosecond))?],
+        _ => return None,
+    };
+
+    // A row is compared in the first scale that can represent both of its values.
+    let mut checked = vec![false; original.len()];
+    for (exact, loaded) in pairs {
+        let same = not_distinct(&exact, &loaded).ok()?;
+        for row in 0..original.len() {
+            if checked[row] || !exact.is_valid(row) || !loaded.is_valid(row) {
+                continue;
+            }
+            if !same.value(row) {
+                return Some(describe_change(original, cast, row));
+            }
+            checked[row] = true;
+        }
+    }
+    None
+}
+
+/// Returns the dates or timestamps of `array` as counts of `unit` since
+/// 1970, null where the count overflows 64 bits.
+fn epoch_counts(array: &ArrayRef, unit: TimeUnit) -> Option<Int64Array> {
+    const SECONDS_PER_DAY: i64 = 86_400;
+    let per_second = units_per_second(unit);
+    let raw = cast_with_options(array, &ArrowType::Int64, &CastOptions::default()).ok()?;
+    let raw = raw.as_primitive::<Int64Type>();
+
+    // Each raw count is `seconds` seconds, or 1 / `per_raw_second` of one.
+    let (seconds, per_raw_second) = match array.data_type() {
+        ArrowType::Date32 => (SECONDS_PER_DAY, 1),
+        ArrowType::Date64 => (1, 1_000),
+        ArrowType::Timestamp(from, _) => (1, units_per_second(*from)),
+        _ => return None,
+    };
+    let scale = |count: i64| -> Option<i64> {
+        let scaled = count.checked_mul(seconds)?;
+        if per_second >= per_raw_second {
+            scaled.checked_mul(per_second / per_raw_second)
+        } else {
+            Some(scaled.div_euclid(per_raw_second / per_second))
+        }
+    };
+    Some(raw.iter().map(|count| count.and_then(scale)).collect())
+}
+
+/// Returns the first non-null text that contains no ASCII digit.
+fn text_without_digit(text: &ArrayRef) -> Option<usize> {
+    let without_digit = |value: Option<&str>| value.is_some_and(|value| !value.bytes().any(|byte| byte.is_ascii_digit()));
+    match text.data_type() {
+        ArrowType::Utf8 => text.as_string::<i32>().iter().position(without_digit),
+        ArrowType::LargeUtf8 => text.as_string::<i64>().iter().position(without_digit),
+        ArrowType::Utf8View => text.as_string_view().iter().position(without_digit),
+        _ => None,
+    }
 }
 
 fn is_text(data_type: &ArrowType) -> bool {
@@ -412,8 +493,18 @@ fn is_text(data_type: &ArrowType) -> bool {
 }
 
 fn describe_change(original: &ArrayRef, cast: &ArrayRef, row: usize) -> String {
-    let text = |array: &ArrayRef| array_value_to_string(array, row).unwrap_or_else(|error| format!("({error})"));
-    format!("{} would load as {}", text(original), text(cast))
+    format!("{} would load as {}", value_text(original, row), value_text(cast, row))
+}
+
+/// Renders one value for an error message. A timestamp with a zone label is
+/// rendered in UTC, because Arrow renders a named zone only with its
+/// `chrono-tz` feature.
+fn value_text(array: &ArrayRef, row: usize) -> String {
+    let in_utc = match array.data_type() {
+        ArrowType::Timestamp(unit, Some(_)) => relabel(array, ArrowType::Timestamp(*unit, Some("+00:00".into()))).ok(),
+        _ => None,
+    };
+    array_value_to_string(in_utc.as_ref().unwrap_or(array), row).unwrap_or_else(|error| format!("({error})"))
 }
 
 /// Returns whether row `row` of two float arrays contains numbers that
@@ -424,7 +515,10 @@ fn equal_floats(left: &ArrayRef, right: &ArrayRef, row: usize) -> bool {
         (Some(left), Some(right)) => left.value(row) == right.value(row),
         _ => match (left.as_primitive_opt::<Float32Type>(), right.as_primitive_opt::<Float32Type>()) {
             (Some(left), Some(right)) => left.value(row) == right.value(row),
-            _ => false,
+            _ => match (left.as_primitive_opt::<Float16Type>(), right.as_primitive_opt::<Float16Type>()) {
+                (Some(left), Some(right)) => left.value(row) == right.value(row),
+                _ => false,
+            },
         },
     }
 }

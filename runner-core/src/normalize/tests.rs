@@ -812,6 +812,40 @@ fn arrow_text_cut_short_fails() {
 }
 
 #[test]
+fn arrow_text_beyond_common_scales_checked() {
+    let decimal = || Arc::new(Decimal128Array::from(vec![15]).with_precision_and_scale(10, 1).unwrap()) as ArrayRef;
+    let dates = || Arc::new(Date32Array::from(vec![0])) as ArrayRef;
+    let text = |value: &str| Arc::new(StringArray::from(vec![value])) as ArrayRef;
+
+    for empty in ["", " ", "-", "."] {
+        assert!(push_two(decimal(), text(empty)).is_err(), "{empty:?} is not a number");
+    }
+    assert!(push_two(decimal(), text("0.0000000000000000000001")).is_err());
+    assert!(push_two(dates(), text("2300-01-02T05:00:00")).is_err(), "beyond nanoseconds");
+    assert!(push_two(dates(), text("2300-01-02")).is_ok());
+}
+
+#[test]
+fn arrow_numbers_and_dates_do_not_mix() {
+    let utc = || Arc::new(TimestampMicrosecondArray::from(vec![0]).with_timezone("UTC")) as ArrayRef;
+    let bigints = || Arc::new(Int64Array::from(vec![1])) as ArrayRef;
+
+    let error = push_two(utc(), bigints()).unwrap_err();
+    assert!(error.to_string().contains("numbers and dates or times"), "{error}");
+    assert!(push_two(bigints(), utc()).is_err());
+}
+
+#[test]
+fn arrow_change_names_value_in_utc() {
+    let dates = Arc::new(Date32Array::from(vec![0])) as ArrayRef;
+    let evening = TimestampMicrosecondArray::from(vec![1_577_919_600_000_000]).with_timezone("UTC");
+
+    let error = push_two(dates, Arc::new(evening)).unwrap_err();
+
+    assert!(error.to_string().contains("2020-01-01T23:00:00Z would load as 2020-01-01"), "{error}");
+}
+
+#[test]
 fn arrow_values_that_fit_are_cast() {
     let bigints = || Arc::new(Int64Array::from(vec![1])) as ArrayRef;
 
