@@ -660,7 +660,8 @@ fn read_parquet(path: &Path, output: &mut ResourceOutput<'_>) -> Result<()> {
         message: e.to_string(),
     };
 
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| arrow_error(&e))?;
+    let metadata = crate::normalize::reader_metadata(&file).map_err(|e| arrow_error(&e))?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
     let field_names = builder.schema().fields().iter().map(|field| field.name().as_str());
     if let Some(collision) = crate::normalize::column_name_collision(field_names) {
         return Err(invalid_data(path, None, collision));

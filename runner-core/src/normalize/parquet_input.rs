@@ -17,7 +17,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType as ArrowType, Schema as ArrowSchema, SchemaRef};
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
 use parquet::basic::{ConvertedType, LogicalType, TimeUnit, Type as PhysicalType};
 use parquet::column::writer::ColumnCloseResult;
@@ -56,8 +55,7 @@ impl Normalizer<'_> {
             message,
         };
         let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-        let reader =
-            ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| arrow_error(e.to_string()))?;
+        let reader = super::reader_metadata(&file).map_err(|e| arrow_error(e.to_string()))?;
         let metadata = reader.metadata();
         let file_schema = reader.schema();
         let rows = u64::try_from(metadata.file_metadata().num_rows()).unwrap_or(0);

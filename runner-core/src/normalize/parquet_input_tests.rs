@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, AsArray, DictionaryArray, Int64Array, LargeStringArray, StringArray, TimestampMicrosecondArray,
+    ArrayRef, AsArray, Decimal128Array, DictionaryArray, Int32Array, Int64Array, LargeStringArray, StringArray,
+    TimestampMicrosecondArray,
 };
 use arrow::datatypes::{
     DataType as ArrowType, Field, Int32Type, Int64Type, Schema as ArrowSchema, TimeUnit, TimestampMicrosecondType,
@@ -244,4 +245,23 @@ fn passed_job_follows_decoded_rows() {
     let row_counts: Vec<u64> = output.jobs.iter().map(|job| job.row_count).collect();
     assert_eq!(row_counts, [1, ROWS as u64]);
     assert_eq!(output.rows_per_table["items"], ROWS as u64 + 1);
+}
+
+#[test]
+fn dictionary_decimal_column_is_read() {
+    let values = Decimal128Array::from(vec![15, 25]).with_precision_and_scale(5, 1).unwrap();
+    let keys = Int32Array::from(vec![0, 1, 1]);
+    let dictionary = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_input(dir.path(), vec![("price", Arc::new(dictionary) as ArrayRef)]);
+
+    let metadata = reader_metadata(&File::open(&input).unwrap()).unwrap();
+    let batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::new_with_metadata(File::open(&input).unwrap(), metadata)
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+
+    let prices = batches[0].column(0).as_primitive::<arrow::datatypes::Decimal128Type>();
+    assert_eq!(prices.values().to_vec(), [15, 25, 25]);
 }

@@ -11,7 +11,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::extract_step::save_live_schema;
 use super::{AddedColumn, Pipeline, SchemaChange};
-use crate::normalize::{JsonValue, NormalizeOptions, Normalizer, ParsedLines};
+use crate::normalize::{JsonValue, NormalizeOptions, Normalizer, ParsedLines, reader_metadata};
 use crate::schema::{Schema, Table};
 use crate::storage::{JobFileName, JobState, LoadPackage, PackageStage};
 use crate::{Error, Result};
@@ -214,8 +214,8 @@ fn normalize_job(
                 path: path.to_path_buf(),
                 message,
             };
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-                .map_err(|e| arrow_error(e.to_string()))?
+            let metadata = reader_metadata(&file).map_err(|e| arrow_error(e.to_string()))?;
+            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata)
                 .with_batch_size(PARQUET_BATCH_ROWS)
                 .build()
                 .map_err(|e| arrow_error(e.to_string()))?;
