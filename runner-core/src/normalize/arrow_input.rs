@@ -331,9 +331,10 @@ fn cast_strict(table: &str, column: &str, array: &ArrayRef, to: &ArrowType) -> c
     let failed = |error: String| Error::Normalize {
         table: table.to_owned(),
         message: format!(
-            "cannot convert column `{column}` from {} to the table's type {to}: {error}. \
+            "cannot convert column `{column}` from {} to the table's type {}: {error}. \
              Give the column one type in all input files, or load these files into another table",
-            array.data_type()
+            type_name(array.data_type()),
+            type_name(to)
         ),
     };
     if let (ArrowType::Timestamp(from_unit, _), ArrowType::Timestamp(to_unit, _)) = (array.data_type(), to) {
@@ -357,12 +358,30 @@ fn cast_strict(table: &str, column: &str, array: &ArrayRef, to: &ArrowType) -> c
         Some(change) => Err(Error::Normalize {
             table: table.to_owned(),
             message: format!(
-                "column `{column}` has {} values that the table's type {to} cannot hold: {change}. \
+                "column `{column}` has {} values that the table's type {} cannot hold: {change}. \
                  Give the column one type in all input files, or load these files into another table",
-                array.data_type()
+                type_name(array.data_type()),
+                type_name(to)
             ),
         }),
         None => Ok(cast),
+    }
+}
+
+/// Names an Arrow type by the dlt type that it loads as, followed by the
+/// Arrow type, for example `bigint, precision 32 (Int32)`. A decimal's dlt
+/// name says all: `decimal(10,1)`.
+fn type_name(arrow_type: &ArrowType) -> String {
+    let Ok(Some(column)) = column_for("", "", arrow_type, true) else {
+        return arrow_type.to_string();
+    };
+    let Some(data_type) = column.data_type else {
+        return arrow_type.to_string();
+    };
+    match (column.precision, column.scale) {
+        (Some(precision), Some(scale)) => format!("{data_type}({precision},{scale})"),
+        (Some(precision), None) => format!("{data_type}, precision {precision} ({arrow_type})"),
+        _ => format!("{data_type} ({arrow_type})"),
     }
 }
 

@@ -709,6 +709,8 @@ fn arrow_double_into_bigint_column_fails() {
     let error = push_two(Arc::new(Int64Array::from(vec![1])), doubles).unwrap_err();
 
     assert!(error.to_string().contains("1.5 would load as 1"), "{error}");
+    assert!(error.to_string().contains("has double (Float64) values"), "{error}");
+    assert!(error.to_string().contains("type bigint (Int64) cannot"), "{error}");
 }
 
 #[test]
