@@ -369,8 +369,8 @@ fn cast_strict(table: &str, column: &str, array: &ArrayRef, to: &ArrowType) -> c
 }
 
 /// Names an Arrow type by the dlt type that it loads as, followed by the
-/// Arrow type, for example `bigint, precision 32 (Int32)`. A decimal's dlt
-/// name says all: `decimal(10,1)`.
+/// Arrow type, for example `bigint, precision 32 (Int32)`. A decimal is
+/// named by its dlt type alone, which is complete: `decimal(10,1)`.
 fn type_name(arrow_type: &ArrowType) -> String {
     let Ok(Some(column)) = column_for("", "", arrow_type, true) else {
         return arrow_type.to_string();
