@@ -398,8 +398,16 @@ fn unreadable_job<'j>(connection: &Connection, group: &'j [LoadJob]) -> Option<(
     }
     // A new connection starts in the catalog `memory`, which the instance
     // detached at its start.
-    let probe = connection.try_clone().ok()?;
-    probe.execute_batch(&format!("USE {}", quote_identifier(SCRATCH_CATALOG))).ok()?;
+    let probe = connection
+        .try_clone()
+        .and_then(|probe| probe.execute_batch(&format!("USE {}", quote_identifier(SCRATCH_CATALOG))).map(|()| probe));
+    let probe = match probe {
+        Ok(probe) => probe,
+        Err(error) => {
+            tracing::debug!(%error, jobs = group.len(), "failed to open a second DuckDB connection, so the error names the whole group");
+            return None;
+        }
+    };
 
     group.iter().find_map(|job| read_whole_file(&probe, &job.file_path).err().map(|error| (job, error)))
 }

@@ -411,7 +411,7 @@ fn out_of_range_value_is_terminal() {
 }
 
 #[test]
-fn out_of_range_value_names_shared_insert() {
+fn oversized_value_names_shared_insert() {
     let mut fixture = Fixture::new();
     let small = table(
         "small",

@@ -12,7 +12,8 @@ use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringBui
 use arrow::compute::kernels::cmp::not_distinct;
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{
-    DataType as ArrowType, Field, Float16Type, Float32Type, Float64Type, Int64Type, Schema as ArrowSchema, TimeUnit,
+    ArrowPrimitiveType, DataType as ArrowType, Field, Float16Type, Float32Type, Float64Type, Int64Type,
+    Schema as ArrowSchema, TimeUnit,
 };
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
@@ -322,6 +323,10 @@ fn align_to_schema(
     })
 }
 
+/// The fix for an input file whose column has a type that the table's
+/// column cannot take.
+const TYPE_CHANGE_FIX: &str = "Give the column one type in all input files, or load these files into another table";
+
 /// Casts an array, failing on values that do not fit (for example a
 /// uint64 above the int64 range) instead of turning them into nulls.
 fn cast_strict(table: &str, column: &str, array: &ArrayRef, to: &ArrowType) -> crate::Result<ArrayRef> {
@@ -331,8 +336,7 @@ fn cast_strict(table: &str, column: &str, array: &ArrayRef, to: &ArrowType) -> c
     let failed = |error: String| Error::Normalize {
         table: table.to_owned(),
         message: format!(
-            "cannot convert column `{column}` from {} to the table's type {}: {error}. \
-             Give the column one type in all input files, or load these files into another table",
+            "cannot convert column `{column}` from {} to the table's type {}: {error}. {TYPE_CHANGE_FIX}",
             type_name(array.data_type()),
             type_name(to)
         ),
@@ -358,8 +362,7 @@ fn cast_strict(table: &str, column: &str, array: &ArrayRef, to: &ArrowType) -> c
         Some(change) => Err(Error::Normalize {
             table: table.to_owned(),
             message: format!(
-                "column `{column}` has {} values that the table's type {} cannot hold: {change}. \
-                 Give the column one type in all input files, or load these files into another table",
+                "column `{column}` has {} values that the table's type {} cannot hold: {change}. {TYPE_CHANGE_FIX}",
                 type_name(array.data_type()),
                 type_name(to)
             ),
@@ -520,7 +523,7 @@ fn describe_change(original: &ArrayRef, cast: &ArrayRef, row: usize) -> String {
 /// `chrono-tz` feature.
 fn value_text(array: &ArrayRef, row: usize) -> String {
     let in_utc = match array.data_type() {
-        ArrowType::Timestamp(unit, Some(_)) => relabel(array, ArrowType::Timestamp(*unit, Some("+00:00".into()))).ok(),
+        ArrowType::Timestamp(unit, Some(_)) => relabel(array, utc_timestamp(*unit)).ok(),
         _ => None,
     };
     array_value_to_string(in_utc.as_ref().unwrap_or(array), row).unwrap_or_else(|error| format!("({error})"))
@@ -530,16 +533,14 @@ fn value_text(array: &ArrayRef, row: usize) -> String {
 /// compare equal. `not_distinct` orders every bit pattern, so -0.0 and 0.0
 /// differ there, but a cast to an integer rightly turns -0.0 into 0.
 fn equal_floats(left: &ArrayRef, right: &ArrayRef, row: usize) -> bool {
-    match (left.as_primitive_opt::<Float64Type>(), right.as_primitive_opt::<Float64Type>()) {
-        (Some(left), Some(right)) => left.value(row) == right.value(row),
-        _ => match (left.as_primitive_opt::<Float32Type>(), right.as_primitive_opt::<Float32Type>()) {
-            (Some(left), Some(right)) => left.value(row) == right.value(row),
-            _ => match (left.as_primitive_opt::<Float16Type>(), right.as_primitive_opt::<Float16Type>()) {
-                (Some(left), Some(right)) => left.value(row) == right.value(row),
-                _ => false,
-            },
-        },
+    fn equal<T: ArrowPrimitiveType>(left: &ArrayRef, right: &ArrayRef, row: usize) -> Option<bool> {
+        Some(left.as_primitive_opt::<T>()?.value(row) == right.as_primitive_opt::<T>()?.value(row))
     }
+
+    equal::<Float64Type>(left, right, row)
+        .or_else(|| equal::<Float32Type>(left, right, row))
+        .or_else(|| equal::<Float16Type>(left, right, row))
+        .unwrap_or(false)
 }
 
 /// Casts as Arrow does, but takes a time zone label of a timestamp as the
@@ -550,7 +551,7 @@ fn equal_floats(left: &ArrayRef, right: &ArrayRef, row: usize) -> bool {
 fn cast_in_utc(array: &ArrayRef, to: &ArrowType, options: &CastOptions<'_>) -> Result<ArrayRef, ArrowError> {
     // Text keeps a zone marker: UTC, written as `Z`.
     let source = match array.data_type() {
-        ArrowType::Timestamp(unit, Some(_)) if is_text(to) => relabel(array, ArrowType::Timestamp(*unit, Some("+00:00".into())))?,
+        ArrowType::Timestamp(unit, Some(_)) if is_text(to) => relabel(array, utc_timestamp(*unit))?,
         ArrowType::Timestamp(unit, Some(_)) => relabel(array, ArrowType::Timestamp(*unit, None))?,
         _ => array.clone(),
     };
@@ -561,6 +562,12 @@ fn cast_in_utc(array: &ArrayRef, to: &ArrowType, options: &CastOptions<'_>) -> R
         }
         _ => cast_with_options(&source, to, options),
     }
+}
+
+/// Returns the timestamp type labelled with UTC's offset, which Arrow
+/// renders as `Z` without its `chrono-tz` feature.
+fn utc_timestamp(unit: TimeUnit) -> ArrowType {
+    ArrowType::Timestamp(unit, Some("+00:00".into()))
 }
 
 /// Gives `array` the data type `to`, which must store the same values.

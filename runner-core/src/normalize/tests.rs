@@ -757,7 +757,7 @@ fn load_two(first: ArrayRef, second: ArrayRef) -> ArrayRef {
 }
 
 #[test]
-fn arrow_dates_and_text_into_utc_timestamps() {
+fn arrow_dates_text_into_utc_timestamps() {
     let utc = || Arc::new(TimestampMicrosecondArray::from(vec![0]).with_timezone("UTC")) as ArrayRef;
     let date = Arc::new(Date32Array::from(vec![18_262])) as ArrayRef;
     let text = Arc::new(StringArray::from(vec!["2020-01-01T00:00:00Z"])) as ArrayRef;
@@ -771,7 +771,7 @@ fn arrow_dates_and_text_into_utc_timestamps() {
 }
 
 #[test]
-fn arrow_labelled_timestamps_into_date_take_utc_date() {
+fn arrow_zoned_timestamp_takes_utc_date() {
     let dates = || Arc::new(Date32Array::from(vec![0])) as ArrayRef;
     let midnight_utc = TimestampMicrosecondArray::from(vec![1_577_836_800_000_000]).with_timezone("UTC");
     // 2020-01-01 23:00 UTC, which is already 2020-01-02 at +01:00.
@@ -783,7 +783,7 @@ fn arrow_labelled_timestamps_into_date_take_utc_date() {
 }
 
 #[test]
-fn arrow_labelled_timestamp_into_text_keeps_zone() {
+fn arrow_zoned_timestamp_text_keeps_zone() {
     let texts = Arc::new(StringArray::from(vec!["a"])) as ArrayRef;
     let berlin = TimestampMicrosecondArray::from(vec![1_577_836_800_000_000]).with_timezone("Europe/Berlin");
 
@@ -793,7 +793,7 @@ fn arrow_labelled_timestamp_into_text_keeps_zone() {
 }
 
 #[test]
-fn arrow_negative_zero_into_bigint_is_zero() {
+fn arrow_negative_zero_becomes_zero() {
     let column = load_two(Arc::new(Int64Array::from(vec![1])), Arc::new(Float64Array::from(vec![-0.0])));
 
     assert_eq!(column.as_primitive::<arrow::datatypes::Int64Type>().value(1), 0);
@@ -828,7 +828,7 @@ fn arrow_text_beyond_common_scales_checked() {
 }
 
 #[test]
-fn arrow_numbers_and_dates_do_not_mix() {
+fn arrow_numbers_and_dates_rejected() {
     let utc = || Arc::new(TimestampMicrosecondArray::from(vec![0]).with_timezone("UTC")) as ArrayRef;
     let bigints = || Arc::new(Int64Array::from(vec![1])) as ArrayRef;
 
