@@ -594,7 +594,7 @@ fn relabel_timestamps(array: &ArrayRef, from: TimeUnit, to: TimeUnit, to_type: &
         // A coarser unit would cut the fraction off, so such values fail.
         let factor = from_per_second / to_per_second;
         if let Some(row) = raw.iter().position(|value| value.is_some_and(|value| value.rem_euclid(factor) != 0)) {
-            let value = array_value_to_string(array, row).unwrap_or_else(|_| raw.value(row).to_string());
+            let value = value_text(array, row);
             return Err(format!("{value} has a fraction of a second finer than the table's unit, {}", unit_name(to)));
         }
         raw.unary(|value| value / factor)

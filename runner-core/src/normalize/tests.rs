@@ -757,6 +757,16 @@ fn load_two(first: ArrayRef, second: ArrayRef) -> ArrayRef {
 }
 
 #[test]
+fn arrow_zoned_fraction_shown_as_timestamp() {
+    let seconds = TimestampSecondArray::from(vec![946_684_800]).with_timezone("UTC");
+    let fraction = TimestampMicrosecondArray::from(vec![946_684_800_123_456]).with_timezone("UTC");
+
+    let error = push_two(Arc::new(seconds), Arc::new(fraction)).unwrap_err();
+
+    assert!(error.to_string().contains("2000-01-01T00:00:00.123456Z has a fraction"), "{error}");
+}
+
+#[test]
 fn arrow_dates_text_into_utc_timestamps() {
     let utc = || Arc::new(TimestampMicrosecondArray::from(vec![0]).with_timezone("UTC")) as ArrayRef;
     let date = Arc::new(Date32Array::from(vec![18_262])) as ArrayRef;
