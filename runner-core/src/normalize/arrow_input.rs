@@ -20,6 +20,7 @@ use arrow::record_batch::RecordBatch;
 use arrow::util::display::array_value_to_string;
 
 use super::Normalizer;
+use super::arrow_text::read_text_for;
 use super::contract::{Verdict, is_new_table, table_contract};
 use crate::Error;
 use crate::naming::normalize_path;
@@ -344,6 +345,16 @@ fn cast_strict(table: &str, column: &str, array: &ArrayRef, to: &ArrowType) -> c
     if let (ArrowType::Timestamp(from_unit, _), ArrowType::Timestamp(to_unit, _)) = (array.data_type(), to) {
         return relabel_timestamps(array, *from_unit, *to_unit, to).map_err(failed);
     }
+    let text_read;
+    let array = if is_text(array.data_type()) && !is_text(to) {
+        text_read = read_text_for(array, to).map_err(failed)?;
+        &text_read
+    } else {
+        array
+    };
+    if array.data_type() == to {
+        return Ok(array.clone());
+    }
     // Arrow converts between numbers and dates or times as counts since
     // 1970 in the file's unit, so the integer 5 would load as 5 microseconds
     // past 1970, and the same instant as three numbers in three files.
@@ -548,7 +559,7 @@ fn equal_floats(left: &ArrayRef, right: &ArrayRef, row: usize) -> bool {
 /// cast needs the `chrono-tz` feature for a named zone such as `UTC`, and it
 /// turns a timestamp with an offset into the date of that offset, where dlt
 /// takes the UTC date.
-fn cast_in_utc(array: &ArrayRef, to: &ArrowType, options: &CastOptions<'_>) -> Result<ArrayRef, ArrowError> {
+pub(super) fn cast_in_utc(array: &ArrayRef, to: &ArrowType, options: &CastOptions<'_>) -> Result<ArrayRef, ArrowError> {
     // Text keeps a zone marker: UTC, written as `Z`.
     let source = match array.data_type() {
         ArrowType::Timestamp(unit, Some(_)) if is_text(to) => relabel(array, utc_timestamp(*unit))?,

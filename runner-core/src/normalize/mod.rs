@@ -6,6 +6,7 @@
 //! `batch_rows` rows per table plus one Parquet row group in memory.
 
 mod arrow_input;
+mod arrow_text;
 mod buffer;
 mod contract;
 mod infer;

@@ -867,6 +867,54 @@ fn arrow_values_that_fit_are_cast() {
 }
 
 #[test]
+fn arrow_text_read_as_json_rows() {
+    let text = |values: &[&str]| Arc::new(StringArray::from(values.to_vec())) as ArrayRef;
+    let bigints = || Arc::new(Int64Array::from(vec![1])) as ArrayRef;
+    let decimals = || Arc::new(Decimal128Array::from(vec![15]).with_precision_and_scale(10, 1).unwrap()) as ArrayRef;
+    let timestamps = || Arc::new(TimestampMicrosecondArray::from(vec![0]).with_timezone("UTC")) as ArrayRef;
+
+    let loaded = load_two(bigints(), text(&[" 5", "0x10", "+7"]));
+    assert_eq!(loaded.as_primitive::<arrow::datatypes::Int64Type>().values().to_vec(), [1, 5, 16, 7]);
+
+    let loaded = load_two(decimals(), text(&["1.5e1", "+.5"]));
+    let values = loaded.as_primitive::<arrow::datatypes::Decimal128Type>();
+    assert_eq!(values.values().to_vec(), [15, 150, 5]);
+
+    let loaded = load_two(timestamps(), text(&["2020-01-01T10:20", "20200101T102030Z"]));
+    let values = loaded.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+    assert_eq!(values.values().to_vec(), [0, 1_577_874_000_000_000, 1_577_874_030_000_000]);
+}
+
+#[test]
+fn arrow_text_bool_follows_json_rows() {
+    let booleans = || Arc::new(BooleanArray::from(vec![true])) as ArrayRef;
+    let text = |values: &[&str]| Arc::new(StringArray::from(values.to_vec())) as ArrayRef;
+
+    let loaded = load_two(booleans(), text(&["Yes", "n", "0", "TRUE"]));
+    let values: Vec<Option<bool>> = loaded.as_boolean().iter().collect();
+    assert_eq!(values, [Some(true), Some(true), Some(false), Some(false), Some(true)]);
+
+    for rejected in ["tr", "ye", "on", "of", ""] {
+        let error = push_two(booleans(), text(&["yes", rejected])).unwrap_err();
+        assert!(error.to_string().contains(&format!("the text \"{rejected}\" is not a bool")), "{error}");
+    }
+}
+
+#[test]
+fn arrow_text_not_an_integer_fails() {
+    let bigints = || Arc::new(Int64Array::from(vec![1])) as ArrayRef;
+    let text = |value: &str| Arc::new(StringArray::from(vec![value])) as ArrayRef;
+
+    for rejected in ["5.0", "1e3", "five"] {
+        let error = push_two(bigints(), text(rejected)).unwrap_err();
+        assert!(error.to_string().contains(&format!("the text \"{rejected}\" is not a bigint value")), "{error}");
+        assert!(error.to_string().contains("from text (Utf8)"), "{error}");
+    }
+    let error = push_two(bigints(), text("9223372036854775808")).unwrap_err();
+    assert!(error.to_string().contains("out of range for bigint"), "{error}");
+}
+
+#[test]
 fn arrow_struct_becomes_json() {
     let dir = tempfile::tempdir().unwrap();
     let mut schema = new_schema(&["arr"]);
