@@ -11,8 +11,7 @@
 //!
 //! NOTE: text that Arrow parses is not compared with the coercion, so the
 //! leap second `23:59:60Z`, which the coercion does not read as a time,
-//! loads as the next
-//! day's `00:00:00`.
+//! loads as the next day's `00:00:00`.
 
 use std::borrow::Cow;
 use std::sync::Arc;
