@@ -134,3 +134,24 @@ fn discarded_column_decodes_parquet_file() {
     compressions_seen.sort();
     assert_eq!(compressions_seen, ["SNAPPY", "ZSTD"], "one job passed and one was decoded");
 }
+
+#[test]
+fn rejected_value_names_extracted_job() {
+    let project = TestProject::new(&project_yml(""));
+    write_flights(&project, false);
+    run(&project);
+    let path = project.path().join("data/flights.parquet");
+    let sql = format!("COPY (SELECT 2.5::DOUBLE AS id) TO '{}' (FORMAT parquet)", path.display());
+    duckdb::Connection::open_in_memory().unwrap().execute_batch(&sql).unwrap();
+
+    let output = project.dlt(&["pipeline", "flights_pipeline", "run"]);
+
+    assert!(!output.status.success());
+    let stderr = common::stderr(&output);
+    assert!(stderr.contains("2.5 would load as 2"), "{stderr}");
+    let extracted = project.data_dir().join("pipelines/flights_pipeline/normalize/extracted");
+    let package = std::fs::read_dir(&extracted).unwrap().next().unwrap().unwrap().path();
+    let job = std::fs::read_dir(package.join("new_jobs")).unwrap().next().unwrap().unwrap().path();
+    assert!(stderr.contains(&format!("in the extracted job `{}`, column `id`", job.display())), "{stderr}");
+    assert_eq!(count_rows(&project.duckdb("warehouse.duckdb"), "air.flights"), ROWS);
+}

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::extract_step::save_live_schema;
-use super::{AddedColumn, Pipeline, SchemaChange};
+use super::{AddedColumn, Pipeline, Progress, SchemaChange};
 use crate::normalize::{JsonValue, NormalizeOptions, Normalizer, ParsedLines, reader_metadata};
 use crate::schema::{Schema, Table};
 use crate::storage::{JobFileName, JobState, LoadPackage, PackageStage};
@@ -203,33 +203,51 @@ fn normalize_job(
                 parse_json_lines(reader, path, &mut |chunk| chunk.rows().iter().try_for_each(&mut push))
             }
         }
-        "parquet" => {
-            if let Some(rows) = normalizer.pass_parquet_file(&job.table_name, path)? {
-                progress.add_normalized(rows);
-                return Ok(());
-            }
-            let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-            let arrow_error = |message: String| Error::Arrow {
-                action: "reading extracted Parquet job",
-                path: path.to_path_buf(),
-                message,
-            };
-            let metadata = reader_metadata(&file).map_err(|e| arrow_error(e.to_string()))?;
-            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata)
-                .with_batch_size(PARQUET_BATCH_ROWS)
-                .build()
-                .map_err(|e| arrow_error(e.to_string()))?;
-            for batch in reader {
-                let batch = batch.map_err(|e| arrow_error(e.to_string()))?;
-                normalizer.push_batch(&job.table_name, &batch)?;
-                progress.add_normalized(batch.num_rows() as u64);
-            }
-            Ok(())
-        }
+        "parquet" => normalize_parquet_job(normalizer, &progress, job, path).map_err(|error| name_job(error, path)),
         other => Err(Error::Package {
             load_id: normalizer_load_id(path),
             message: format!("job `{job}` has unsupported format `{other}`"),
         }),
+    }
+}
+
+/// Normalizes an extracted Parquet job: passes it on whole when its columns
+/// fit the table, and else reads it batch by batch.
+fn normalize_parquet_job(normalizer: &mut Normalizer<'_>, progress: &Progress, job: &JobFileName, path: &Path) -> Result<()> {
+    if let Some(rows) = normalizer.pass_parquet_file(&job.table_name, path)? {
+        progress.add_normalized(rows);
+        return Ok(());
+    }
+
+    let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let arrow_error = |message: String| Error::Arrow {
+        action: "reading extracted Parquet job",
+        path: path.to_path_buf(),
+        message,
+    };
+    let metadata = reader_metadata(&file).map_err(|e| arrow_error(e.to_string()))?;
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata)
+        .with_batch_size(PARQUET_BATCH_ROWS)
+        .build()
+        .map_err(|e| arrow_error(e.to_string()))?;
+    for batch in reader {
+        let batch = batch.map_err(|e| arrow_error(e.to_string()))?;
+        normalizer.push_batch(&job.table_name, &batch)?;
+        progress.add_normalized(batch.num_rows() as u64);
+    }
+    Ok(())
+}
+
+/// Adds the job file to a rejection of its values. Extract writes the rows
+/// of a Parquet input into the package under a job name, so that job file
+/// is the one the user can open to find the rejected value.
+fn name_job(error: Error, path: &Path) -> Error {
+    match error {
+        Error::Normalize { table, message } => Error::Normalize {
+            table,
+            message: format!("in the extracted job `{}`, {message}", path.display()),
+        },
+        other => other,
     }
 }
 
