@@ -175,3 +175,73 @@ fn retired_folder_of_stopped_process_is_discarded() {
     let connection = duckdb::Connection::open(folder.path().join("test.duckdb")).unwrap();
     assert_eq!(count_rows(&connection, "ds.items"), 10);
 }
+
+/// Returns the job files of `table` in the `new_jobs` folder of `package`.
+fn new_jobs_of(package: &Path, table: &str) -> Vec<std::path::PathBuf> {
+    let prefix = format!("{table}.");
+    fs::read_dir(package.join("new_jobs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.file_name().unwrap().to_string_lossy().starts_with(&prefix))
+        .collect()
+}
+
+#[test]
+fn missing_job_file_fails_load() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut pipeline = open_pipeline(folder.path());
+    pipeline.run(items(0..5, WriteDisposition::Append)).unwrap();
+    pipeline.extract(items(5..10, WriteDisposition::Append)).unwrap();
+    pipeline.normalize().unwrap();
+    let package = normalized_package(folder.path());
+    let tags_job = new_jobs_of(&package, "items__tags").pop().unwrap();
+    fs::remove_file(&tags_job).unwrap();
+
+    let error = pipeline.load().unwrap_err();
+
+    let message = error.to_string();
+    let job_id = tags_job.file_name().unwrap().to_string_lossy().replace(".0.parquet", ".parquet");
+    assert!(message.contains(&format!("job file `{job_id}` of the package's")), "{message}");
+    assert!(message.contains("new_jobs, started_jobs, completed_jobs"), "{message}");
+    assert_eq!(error.category(), plugin_sdk::ErrorCategory::Terminal);
+    assert_eq!(loads(folder.path()).len(), 1, "the damaged package must not load");
+
+    pipeline.drop_pending_packages().unwrap();
+    pipeline.run(items(5..10, WriteDisposition::Append)).unwrap();
+    let connection = duckdb::Connection::open(folder.path().join("test.duckdb")).unwrap();
+    assert_eq!(count_rows(&connection, "ds.items"), 10);
+    assert_eq!(count_rows(&connection, "ds.items__tags"), 20);
+}
+
+#[test]
+fn started_job_counts_as_present() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut pipeline = open_pipeline(folder.path());
+    pipeline.extract(items(0..5, WriteDisposition::Append)).unwrap();
+    pipeline.normalize().unwrap();
+    let package = normalized_package(folder.path());
+    // A crash during an earlier load attempt leaves jobs in `started_jobs`.
+    let tags_job = new_jobs_of(&package, "items__tags").pop().unwrap();
+    fs::rename(&tags_job, package.join("started_jobs").join(tags_job.file_name().unwrap())).unwrap();
+
+    pipeline.load().unwrap();
+
+    let connection = duckdb::Connection::open(folder.path().join("test.duckdb")).unwrap();
+    assert_eq!(count_rows(&connection, "ds.items__tags"), 10);
+}
+
+#[test]
+fn missing_extracted_job_fails_normalize() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut pipeline = open_pipeline(folder.path());
+    pipeline.extract(items(0..5, WriteDisposition::Append)).unwrap();
+    let extracted = folder.path().join("pipelines/recovery/normalize/extracted");
+    let package = fs::read_dir(&extracted).unwrap().next().unwrap().unwrap().path();
+    let job = new_jobs_of(&package, "items").pop().unwrap();
+    fs::remove_file(&job).unwrap();
+
+    let error = pipeline.normalize().unwrap_err();
+
+    assert!(error.to_string().contains("are missing from new_jobs"), "{error}");
+    assert!(package.exists(), "the extracted package stays pending");
+}

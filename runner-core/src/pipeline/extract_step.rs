@@ -53,6 +53,7 @@ pub(super) fn extract_source(pipeline: &mut Pipeline, source: Source) -> Result<
     }
 
     job_folder.sync_files(files.iter().map(PathBuf::as_path))?;
+    package.write_job_list(files.iter().filter_map(|path| path.file_name()?.to_str()))?;
     schema.bump_version();
     package.write_schema(&schema)?;
     package.write_json("load_package_state.json", &package_state(&load_id))?;

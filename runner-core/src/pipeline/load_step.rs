@@ -13,6 +13,7 @@ pub(super) fn load_package(pipeline: &mut Pipeline, package: LoadPackage) -> Res
     let span = tracing::info_span!("load", load_id = %load_id, destination = %pipeline.destination.name);
     let _entered = span.enter();
 
+    package.check_job_list(&[JobState::New, JobState::Started, JobState::Completed])?;
     let schema = package.read_schema()?;
     let updated_tables = schema_update_tables(&package)?;
     let jobs = start_jobs(&package)?;

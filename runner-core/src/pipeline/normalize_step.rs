@@ -51,6 +51,7 @@ pub(super) fn normalize_package(pipeline: &mut Pipeline, extracted: LoadPackage)
     let package = LoadPackage::create(scratch, &load_id, PackageStage::Normalized)?;
     copy_package_metadata(&extracted, &package)?;
 
+    extracted.check_job_list(&[JobState::New])?;
     let jobs = extracted.jobs(JobState::New)?;
     let threads = if jobs_are_small(&extracted, &jobs) { 1 } else { pipeline.options.normalize_workers };
     let options = NormalizeOptions {
@@ -84,6 +85,7 @@ pub(super) fn normalize_package(pipeline: &mut Pipeline, extracted: LoadPackage)
         return Ok(change);
     }
 
+    package.write_job_list(output.jobs.iter().map(|job| job.file_name.as_str()))?;
     package.commit(&pipeline.working_dir.stage_dir(PackageStage::Normalized), PackageStage::Normalized)?;
     save_live_schema(pipeline, &schema)?;
     pipeline.remove_in_background(extracted)?;

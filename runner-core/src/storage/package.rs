@@ -1,3 +1,4 @@
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -36,6 +37,13 @@ impl JobState {
         }
     }
 }
+
+/// File at a package's root that lists its job files by job id
+/// (`<table>.<file_id>.<format>`), written before the package is committed.
+/// dlt finds a package's jobs by listing its folders, so it loads the rest of
+/// a package whose job file vanished and reports success. This runner
+/// checks the list first.
+const JOB_LIST_FILE: &str = "job_list.json";
 
 /// A load package folder: `<stage folder>/<load_id>/`.
 #[derive(Debug, Clone)]
@@ -163,6 +171,55 @@ impl LoadPackage {
         serde_json::from_str(&text)
             .map(Some)
             .map_err(|e| self.damaged(format!("`{file_name}` is not valid JSON: {e}")))
+    }
+
+    /// Writes the job list of a package whose job files are `file_names`.
+    pub fn write_job_list<'a>(&self, file_names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+        let mut job_ids = Vec::new();
+        for file_name in file_names {
+            let job = JobFileName::parse(file_name)
+                .ok_or_else(|| Error::Internal(format!("`{file_name}` is not the file name of a job")))?;
+            job_ids.push(job.job_id());
+        }
+        job_ids.sort();
+        self.write_json(JOB_LIST_FILE, &serde_json::json!({ "jobs": job_ids }))
+    }
+
+    /// Fails when a job of the package's job list is in none of the folders
+    /// of `states`. A package without a list, as Python dlt writes them,
+    /// passes.
+    pub fn check_job_list(&self, states: &[JobState]) -> Result<()> {
+        let Some(list) = self.read_json(JOB_LIST_FILE)? else {
+            return Ok(());
+        };
+        let listed = list
+            .get("jobs")
+            .and_then(serde_json::Value::as_array)
+            .ok_or_else(|| self.damaged(format!("`{JOB_LIST_FILE}` has no `jobs` array")))?;
+
+        let mut present = HashSet::new();
+        for state in states {
+            present.extend(self.jobs(*state)?.iter().map(JobFileName::job_id));
+        }
+        let missing: Vec<&str> = listed
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .filter(|job_id| !present.contains(*job_id))
+            .collect();
+        let Some(first) = missing.first() else {
+            return Ok(());
+        };
+
+        let folders: Vec<&str> = states.iter().map(|state| state.folder()).collect();
+        let others = match missing.len() {
+            1 => String::new(),
+            count => format!(" and {} other job files", count - 1),
+        };
+        Err(self.damaged(format!(
+            "job file `{first}`{others} of the package's {} are missing from {}, so loading the rest would lose their rows",
+            listed.len(),
+            folders.join(", ")
+        )))
     }
 
     /// Renames the package folder into `stage_dir`, committing it to `stage`.
