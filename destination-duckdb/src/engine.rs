@@ -212,16 +212,21 @@ impl Engine {
         // create the file in between (see `DuckDbDestination::load_once`).
         let new_file = !database.exists();
 
+        // Without a TYPE, DuckDB 1.5 attaches an existing `.json`, `.csv` or
+        // `.parquet` file as an empty in-memory database, so a load would
+        // commit into nothing and report success.
         tracing::debug!(database = %database.display(), "attaching DuckDB database");
         let attach = format!(
-            "ATTACH {} AS {}",
+            "ATTACH {} AS {} (TYPE duckdb)",
             string_literal(path),
             quote_identifier(FILE_CATALOG)
         );
-        instance
-            .connection
-            .execute_batch(&attach)
-            .map_err(|error| open_error(&error, &database))?;
+        if let Err(error) = instance.connection.execute_batch(&attach) {
+            if let Some((folder, true)) = &spill_folder {
+                SpillFolder::remove_created(folder);
+            }
+            return Err(open_error(&error, &database));
+        }
 
         let Instance {
             connection,
@@ -237,7 +242,7 @@ impl Engine {
             new_file,
             job_threads: JobThreads { threads, fixed: true },
             purger: None,
-            _spill_folder: spill_folder.map(SpillFolder::remove_when_empty),
+            _spill_folder: spill_folder.map(|(folder, _)| SpillFolder::remove_when_empty(folder)),
         };
         attached
             .connection

@@ -9,7 +9,7 @@
 //! it only once per instance.
 
 use std::io::ErrorKind;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::DuckDbConfig;
 
@@ -33,15 +33,26 @@ impl SpillFolder {
     }
 
     /// Creates the spill folder of `config`'s database if it is missing, and
-    /// returns its path. A folder that cannot be created is only logged,
-    /// because most loads never spill, and a load that does spill fails with
-    /// DuckDB's own error.
-    pub(crate) fn create(config: &DuckDbConfig) -> Option<PathBuf> {
+    /// returns its path and whether this call created it. A folder that
+    /// cannot be created is only logged, because most loads never spill, and
+    /// a load that does spill fails with DuckDB's own error.
+    pub(crate) fn create(config: &DuckDbConfig) -> Option<(PathBuf, bool)> {
         let path = PathBuf::from(Self::path(config)?);
+        let existed = path.is_dir();
         if let Err(error) = std::fs::create_dir_all(&path) {
             tracing::debug!(path = %path.display(), %error, "failed to create DuckDB's spill folder");
         }
-        Some(path)
+        Some((path, !existed))
+    }
+
+    /// Removes the folder that [`SpillFolder::create`] created for an attach
+    /// that then failed, such as one of a file that is no DuckDB database.
+    /// Another process that has the file attached created the folder at its
+    /// own attach, so a folder this process created is not in its use.
+    pub(crate) fn remove_created(path: &Path) {
+        if let Err(error) = std::fs::remove_dir(path) {
+            tracing::debug!(path = %path.display(), %error, "failed to remove DuckDB's spill folder");
+        }
     }
 
     /// Takes over the folder at `path`, to remove it when dropped if it is

@@ -217,6 +217,26 @@ fn missing_input_file_is_config_error() {
 }
 
 #[test]
+fn data_file_as_database_rejected() {
+    for input in ["countries.json", "rows.csv", "rows.parquet"] {
+        let project = TestProject::new(&COUNTRIES_YML.replace("credentials: warehouse.duckdb", &format!("credentials: data/{input}")));
+        project.add_example_data("countries.json");
+        project.write_data("rows.csv", "a\n1\n");
+        let parquet = project.path().join("data/rows.parquet");
+        let copy = format!("COPY (SELECT 1 AS a) TO '{}' (FORMAT parquet)", parquet.display());
+        duckdb::Connection::open_in_memory().unwrap().execute_batch(&copy).unwrap();
+        let before = std::fs::read(project.path().join("data").join(input)).unwrap();
+
+        let output = project.dlt(&["pipeline", "countries_pipeline", "run"]);
+
+        assert_eq!(output.status.code(), Some(2), "{input}: {}", stderr(&output));
+        assert!(stderr(&output).contains("is not a DuckDB database"), "{input}: {}", stderr(&output));
+        assert_eq!(std::fs::read(project.path().join("data").join(input)).unwrap(), before, "{input} changed");
+        assert!(!project.path().join("data").join(format!("{input}.tmp")).exists(), "spill folder of {input} left");
+    }
+}
+
+#[test]
 fn replace_keeps_only_new_rows() {
     let yml = COUNTRIES_YML
         .replace("data/countries.json", "data/items.jsonl")
