@@ -28,8 +28,8 @@ pub struct SyncArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct CommonArgs {
-    /// Folder of pipeline working directories (default: $DLT_DATA_DIR/pipelines
-    /// or ~/.dlt/pipelines).
+    /// Folder of pipeline working directories (default: $DLT_DATA_DIR/pipelines,
+    /// or _data/dev/pipelines in the project folder).
     #[arg(long, value_name = "PATH")]
     pub(crate) pipelines_dir: Option<PathBuf>,
 }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use clap::Args;
-use runner_core::pipeline::default_pipelines_dir;
+use runner_core::pipeline::project_pipelines_dir;
 use runner_core::trace::{AttemptTrace, StepTrace, TraceStore};
 
 use crate::run::CommonArgs;
@@ -27,7 +27,7 @@ pub fn print_last_trace(project: Option<&std::path::Path>, name: &str, args: &Tr
     project.pipeline(name).map_err(runner_core::Error::from)?;
     let pipelines_dir = match &args.common.pipelines_dir {
         Some(folder) => folder.clone(),
-        None => default_pipelines_dir()?,
+        None => project_pipelines_dir(&project.dir),
     };
     let store = TraceStore::new(pipelines_dir.join(name));
 

@@ -13,7 +13,7 @@ use crate::config::{DestinationConfig, FilesSource, Project, ResolvedPipeline, S
 use crate::destination::DestinationHandle;
 use crate::extract::files::FilesReader;
 use crate::extract::{Resource, Source};
-use crate::pipeline::{default_pipelines_dir, validate_pipeline_name};
+use crate::pipeline::{project_pipelines_dir, validate_pipeline_name};
 use crate::plugins::{PluginKind, PluginSearch, load_destination_library, open_source_plugin};
 use crate::runner::{Runner, RunnerOptions, record_failed_open};
 use crate::trace::{TRACE_PIPELINE_PREFIX, TraceSink, config_key_paths};
@@ -23,7 +23,7 @@ use crate::{Error, Pipeline, PipelineOptions, Result};
 /// than from `dlt.yml`.
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
-    /// Folder of working directories; see [`default_pipelines_dir`].
+    /// Folder of working directories; see [`project_pipelines_dir`].
     pub pipelines_dir: Option<PathBuf>,
     /// Plugin search folders; the standard order when `None`.
     pub plugin_search: Option<PluginSearch>,
@@ -72,7 +72,7 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
 
     let pipelines_dir = match &options.pipelines_dir {
         Some(folder) => folder.clone(),
-        None => default_pipelines_dir()?,
+        None => project_pipelines_dir(&resolved.project_dir),
     };
     let working_dir = pipelines_dir.join(&resolved.name);
     let search = options

@@ -237,6 +237,42 @@ fn data_file_as_database_rejected() {
 }
 
 #[test]
+fn same_pipeline_name_in_two_projects() {
+    let yml = "sources:
+  events:
+    type: files
+    path: data/events.jsonl
+    table_name: events
+    incremental:
+      cursor_path: id
+destinations:
+  warehouse:
+    type: duckdb
+    credentials: warehouse.duckdb
+pipelines:
+  p:
+    source: events
+    destination: warehouse
+    dataset_name: ds
+";
+    let first = TestProject::new(yml);
+    first.write_data("events.jsonl", "{\"id\": 1}\n{\"id\": 2}\n{\"id\": 3}\n");
+    let second = TestProject::new(yml);
+    second.write_data("events.jsonl", "{\"id\": 1}\n{\"id\": 2}\n");
+
+    for project in [&first, &second] {
+        let output = project.dlt_command(&["pipeline", "p", "run"]).env_remove("DLT_DATA_DIR").output().unwrap();
+        assert_success(&output);
+    }
+
+    assert_eq!(count_rows(&first.duckdb("warehouse.duckdb"), "ds.events"), 3);
+    assert_eq!(count_rows(&second.duckdb("warehouse.duckdb"), "ds.events"), 2, "the first project's cursor leaked");
+    for project in [&first, &second] {
+        assert!(project.path().join("_data/dev/pipelines/p/state.json").is_file());
+    }
+}
+
+#[test]
 fn replace_keeps_only_new_rows() {
     let yml = COUNTRIES_YML
         .replace("data/countries.json", "data/items.jsonl")

@@ -23,7 +23,7 @@ use crate::storage::{LoadPackage, PackageStage, PipelineLock, WorkingDir};
 use crate::{Error, Result, naming};
 
 /// Environment variable that moves dlt's data folder (and so every working
-/// directory) away from `~/.dlt`, as in Python dlt.
+/// directory) away from `~/.dlt`, or from a project's `_data/dev`.
 pub const DATA_DIR_ENV: &str = "DLT_DATA_DIR";
 
 /// Entries of the working directory that [`Pipeline::wipe_working_dir`] keeps.
@@ -146,6 +146,22 @@ pub fn default_pipelines_dir() -> Result<PathBuf> {
         ))
     })?;
     Ok(PathBuf::from(home).join(".dlt").join("pipelines"))
+}
+
+/// Folder of a project's working directories, under the project folder as
+/// dlt+ keeps them for its default profile `dev`.
+pub const PROJECT_PIPELINES_DIR: &str = "_data/dev/pipelines";
+
+/// Returns the folder of working directories for the pipelines of the
+/// project in `project_dir`: `$DLT_DATA_DIR/pipelines` when the variable is
+/// set, else `<project_dir>/_data/dev/pipelines`. A folder per project keeps
+/// two projects with a pipeline of the same name apart: in one shared folder
+/// they used each other's state, incremental cursors and pending packages.
+pub fn project_pipelines_dir(project_dir: &Path) -> PathBuf {
+    match std::env::var_os(DATA_DIR_ENV) {
+        Some(data_dir) => PathBuf::from(data_dir).join("pipelines"),
+        None => project_dir.join(PROJECT_PIPELINES_DIR),
+    }
 }
 
 /// Checks a pipeline name: it becomes a folder name and a key in dlt's state.
