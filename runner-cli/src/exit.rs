@@ -63,14 +63,14 @@ fn code_and_hint(error: &anyhow::Error, category: Option<ErrorCategory>, pipelin
             Some(path) => (
                 CONFIG_ERROR,
                 format!(
-                    "this user may not change `{}` or the folder holding it: fix their permissions (or pass another --pipelines-dir) and run again. Any data extracted before the error loads first",
+                    "this user may not change `{}` or the folder holding it: fix their permissions (or pass another --pipelines-dir) and run again",
                     path.display()
                 )
                 .into(),
             ),
             None => (
                 CONFIG_ERROR,
-                "fix the configuration named above and run again. Any data extracted before the error loads first".into(),
+                "fix the configuration named above and run again".into(),
             ),
         },
         Some(ErrorCategory::Terminal) => (

@@ -204,6 +204,18 @@ fn missing_plugin_lists_searched_folders() {
     assert!(message.contains("destination_nosuchdb"), "{message}");
     assert!(message.contains(&project.path().join("plugins").display().to_string()), "{message}");
     assert!(message.contains(&common::profile_dir().display().to_string()), "{message}");
+    assert!(message.contains("Available destination plugins: duckdb, "), "{message}");
+}
+
+#[test]
+fn misspelt_destination_type_suggested() {
+    let project = TestProject::new(&COUNTRIES_YML.replace("type: duckdb", "type: duckbd"));
+    project.add_example_data("countries.json");
+
+    let output = project.dlt(&["pipeline", "countries_pipeline", "run"]);
+
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("Did you mean `duckdb`?"), "{}", stderr(&output));
 }
 
 #[test]

@@ -40,7 +40,7 @@ mod project;
 pub mod resolve;
 mod run_config;
 mod source;
-mod suggest;
+pub(crate) mod suggest;
 mod yaml;
 
 #[cfg(test)]

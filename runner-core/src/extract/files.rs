@@ -313,6 +313,11 @@ fn json_error(path: &Path, line: u64, error: &serde_json::Error, line_text: Opti
             "invalid UTF-8 at column {column}; JSON input must be UTF-8, so convert the file, \
              for example with `iconv -f latin1 -t utf-8`"
         )
+    } else if reason.starts_with("EOF while parsing") && line_text.is_some() {
+        format!(
+            "the line ends inside a value ({reason}) at column {column}; JSON Lines needs each value on one \
+             line, so the line is cut short or its value goes on over the next line"
+        )
     } else if reason.starts_with("EOF while parsing") {
         format!("the file ends inside a value ({reason}) at column {column}; it may be truncated")
     } else {

@@ -329,8 +329,9 @@ fn out_of_range(table_name: &str, column_name: &str, integer: &str) -> Error {
     Error::Normalize {
         table: table_name.to_owned(),
         message: format!(
-            "integer {integer} in column `{column_name}` is out of range for bigint (int64); \
-             declare the column as decimal or wei, or send the value as a string"
+            "integer {integer} in column `{column_name}` is out of range for bigint (int64), the type the \
+             column has; write the value as a JSON string to load it as text, or, in a source plugin, declare \
+             the column as decimal or wei"
         ),
     }
 }

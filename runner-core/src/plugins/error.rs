@@ -7,12 +7,16 @@ use super::PluginKind;
 #[derive(Debug, thiserror::Error)]
 pub enum PluginLoadError {
     /// No library file of that name exists in any search folder.
-    #[error("{kind} plugin `{name}` not found: no `{file_name}` in {}; build it with `cargo build --workspace`, copy it into one of these folders, or set {} to its folder", format_searched(searched), super::PLUGIN_DIR_ENV)]
+    #[error("{kind} plugin `{name}` not found: no `{file_name}` in {}. {}", format_searched(searched), not_found_help(*kind, suggestion.as_deref(), available))]
     NotFound {
         kind: PluginKind,
         name: String,
         file_name: String,
         searched: Vec<PathBuf>,
+        /// Names of the plugins of this kind that the folders contain.
+        available: Vec<String>,
+        /// The available name closest to `name`, if one is close.
+        suggestion: Option<String>,
     },
 
     /// The operating system could not load the file.
@@ -51,6 +55,27 @@ pub enum PluginLoadError {
         what: &'static str,
         message: String,
     },
+}
+
+/// Writes the help of a missing plugin: a close name, the plugins found,
+/// and how to add one.
+fn not_found_help(kind: PluginKind, suggestion: Option<&str>, available: &[String]) -> String {
+    let mut help = String::new();
+    if let Some(suggestion) = suggestion {
+        let _ = write!(help, "Did you mean `{suggestion}`? ");
+    }
+    if available.is_empty() {
+        let _ = write!(help, "These folders contain no {kind} plugins. ");
+    } else {
+        let _ = write!(help, "Available {kind} plugins: {}. ", available.join(", "));
+    }
+    let _ = write!(
+        help,
+        "To add a plugin, copy its library into one of these folders or set {} to its folder \
+         (in a clone of the runner's repository, `cargo build --workspace` builds its own plugins)",
+        super::PLUGIN_DIR_ENV
+    );
+    help
 }
 
 fn format_searched(folders: &[PathBuf]) -> String {

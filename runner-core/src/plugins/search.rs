@@ -88,12 +88,35 @@ impl PluginSearch {
                 return Ok(candidate);
             }
         }
+        let available = self.available(kind);
+        let suggestion = crate::config::suggest::nearest(name, available.iter().map(String::as_str));
         Err(PluginLoadError::NotFound {
             kind,
             name: name.to_owned(),
             file_name,
             searched: self.folders.clone(),
+            available,
+            suggestion,
         })
+    }
+
+    /// Returns the sorted names of the `kind` plugins in the search folders.
+    fn available(&self, kind: PluginKind) -> Vec<String> {
+        let prefix = format!("{}{}_", std::env::consts::DLL_PREFIX, kind.crate_prefix());
+        let mut names: Vec<String> = self
+            .folders
+            .iter()
+            .filter_map(|folder| std::fs::read_dir(folder).ok())
+            .flatten()
+            .filter_map(|entry| {
+                let file_name = entry.ok()?.file_name().into_string().ok()?;
+                let stem = file_name.strip_prefix(&prefix)?.strip_suffix(std::env::consts::DLL_SUFFIX)?;
+                Some(stem.to_owned())
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 }
 
