@@ -185,3 +185,20 @@ fn merge_last_wins_across_rotated_files() {
     assert_eq!(values, ["last"]);
     assert_eq!(setup.strings("SELECT count(*)::VARCHAR FROM ds.items"), ["20000"]);
 }
+
+#[test]
+fn misspelt_primary_key_fails_normalize() {
+    let setup = Setup::new();
+    let mut pipeline = setup.pipeline();
+    let resource = Resource::from_rows("items", run_1())
+        .with_write_disposition(WriteDisposition::Merge)
+        .with_primary_key(["idd"]);
+
+    let error = pipeline.run(Source::new("shop", vec![resource])).unwrap_err();
+
+    let message = error.to_string();
+    assert!(message.contains("normalize"), "{message}");
+    assert!(message.contains("primary_key column `idd` is in no row"), "{message}");
+    assert!(message.contains("the rows have columns id, name"), "{message}");
+    assert!(!setup.database().exists() || setup.strings("SELECT table_name FROM duckdb_tables() WHERE table_name = 'items'").is_empty());
+}

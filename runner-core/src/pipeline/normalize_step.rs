@@ -70,6 +70,7 @@ pub(super) fn normalize_package(pipeline: &mut Pipeline, extracted: LoadPackage)
         normalize_job(pipeline, &mut normalizer, threads, &job, &path)?;
     }
     let output = normalizer.finish()?;
+    check_merge_keys_in_data(&schema, &output.rows_per_table)?;
 
     schema.bump_version();
     package.write_schema(&schema)?;
@@ -92,6 +93,40 @@ pub(super) fn normalize_package(pipeline: &mut Pipeline, extracted: LoadPackage)
 
     tracing::info!(jobs = output.jobs.len(), tables = output.rows_per_table.len(), "normalized package");
     Ok(change)
+}
+
+/// Fails when a `merge` table with rows in this package has a primary_key or
+/// merge_key column that no row has, such as a misspelt key in `dlt.yml`. The
+/// destination would find no key column and reject the package at load.
+fn check_merge_keys_in_data(schema: &Schema, rows_per_table: &IndexMap<String, u64>) -> Result<()> {
+    for (table_name, rows) in rows_per_table {
+        let Some(table) = schema.tables.get(table_name) else { continue };
+        if *rows == 0 || table.write_disposition.as_deref() != Some("merge") {
+            continue;
+        }
+        let is_key = |column: &crate::schema::Column| column.primary_key == Some(true) || column.merge_key == Some(true);
+        let Some(missing) = table.columns.values().find(|column| is_key(column) && column.data_type.is_none()) else {
+            continue;
+        };
+
+        let kind = if missing.primary_key == Some(true) { "primary_key" } else { "merge_key" };
+        let columns: Vec<&str> = table
+            .columns
+            .values()
+            .filter(|column| column.data_type.is_some() && !column.name.starts_with("_dlt_"))
+            .map(|column| column.name.as_str())
+            .collect();
+        return Err(Error::Normalize {
+            table: table_name.clone(),
+            message: format!(
+                "{kind} column `{}` is in no row, so stored rows cannot be matched; the rows have columns {}. \
+                 Fix `{kind}` of the resource in dlt.yml",
+                missing.name,
+                columns.join(", ")
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Returns whether the package's job files have less than
