@@ -43,6 +43,10 @@ pub(crate) struct CursorState {
     start_hashes: HashSet<String>,
     last_value: Option<Value>,
     last_hashes: Vec<String>,
+    /// How errors name the start value: the stored last value or `initial_value`.
+    start_name: &'static str,
+    /// True once a row has moved `last_value` past the start value.
+    last_from_row: bool,
     resource: String,
     rows_seen: u64,
 }
@@ -55,11 +59,12 @@ impl CursorState {
             .and_then(|all| all.get(&incremental.cursor_path))
             .and_then(Value::as_object);
 
-        let start_value = stored
+        let stored_last = stored
             .and_then(|cursor| cursor.get("last_value"))
             .filter(|value| !value.is_null())
-            .cloned()
-            .or_else(|| incremental.initial_value.clone());
+            .cloned();
+        let start_name = if stored_last.is_some() { "the stored last value" } else { INITIAL_VALUE };
+        let start_value = stored_last.or_else(|| incremental.initial_value.clone());
         let start_hashes: HashSet<String> = stored
             .and_then(|cursor| cursor.get("unique_hashes"))
             .and_then(Value::as_array)
@@ -78,6 +83,8 @@ impl CursorState {
             last_hashes: start_hashes.iter().cloned().collect(),
             start_value,
             start_hashes,
+            start_name,
+            last_from_row: false,
             resource: resource.to_owned(),
             rows_seen: 0,
         }
@@ -88,15 +95,15 @@ impl CursorState {
         self.rows_seen += 1;
         let cursor = lookup(row, &self.cursor_path).filter(|value| !value.is_null()).ok_or_else(|| {
             // The row itself is left out of the message: it may hold personal data.
-            self.data_error(format!(
-                "row {} has no value at incremental cursor `{}`; every row needs one",
-                self.rows_seen, self.cursor_path
-            ))
+            self.data_error(
+                "the row has no value there, and every row needs one; check that `cursor_path` names a field of the rows"
+                    .to_owned(),
+            )
         })?;
 
         let hash = self.row_hash(row);
         if let Some(start) = &self.start_value {
-            match compare(cursor, start).map_err(|message| self.data_error(message))? {
+            match compare(cursor, start, self.start_name).map_err(|message| self.data_error(message))? {
                 Ordering::Less => return Ok(false),
                 Ordering::Equal if self.start_hashes.contains(&hash) => return Ok(false),
                 _ => {}
@@ -104,13 +111,17 @@ impl CursorState {
         }
 
         let ordering = match &self.last_value {
-            Some(last) => compare(cursor, last).map_err(|message| self.data_error(message))?,
+            Some(last) => {
+                let against = if self.last_from_row { "the value of an earlier row" } else { self.start_name };
+                compare(cursor, last, against).map_err(|message| self.data_error(message))?
+            }
             None => Ordering::Greater,
         };
         match ordering {
             Ordering::Greater => {
                 self.last_value = Some(cursor.clone());
                 self.last_hashes = vec![hash];
+                self.last_from_row = true;
             }
             Ordering::Equal => {
                 if !self.last_hashes.contains(&hash) {
@@ -122,11 +133,15 @@ impl CursorState {
         Ok(true)
     }
 
-    /// Builds the terminal error of a row that the cursor cannot order.
+    /// Builds the terminal error of the current row, which is counted across
+    /// the resource's input files.
     fn data_error(&self, message: String) -> Error {
         Error::Resource {
             resource: self.resource.clone(),
-            source: Box::new(TerminalError::new(format!("incremental cursor `{}`: {message}", self.cursor_path))),
+            source: Box::new(TerminalError::new(format!(
+                "incremental cursor `{}`, row {} of the resource: {message}",
+                self.cursor_path, self.rows_seen
+            ))),
         }
     }
 
@@ -190,13 +205,17 @@ impl ItemSink for IncrementalSink<'_> {
     }
 }
 
+/// How errors name the configured start value.
+const INITIAL_VALUE: &str = "`initial_value`";
+
 fn lookup<'v>(row: &'v Value, path: &str) -> Option<&'v Value> {
     path.split('.').try_fold(row, |value, key| value.get(key))
 }
 
 /// Orders two cursor values: numbers numerically, datetimes (ISO text or
-/// dlt typed values) by instant, other text by code point.
-fn compare(left: &Value, right: &Value) -> std::result::Result<Ordering, String> {
+/// dlt typed values) by instant, other text by code point. `against`
+/// describes `right` in the error.
+fn compare(left: &Value, right: &Value, against: &str) -> std::result::Result<Ordering, String> {
     if let (Some(a), Some(b)) = (left.as_f64(), right.as_f64()) {
         return Ok(a.partial_cmp(&b).unwrap_or(Ordering::Equal));
     }
@@ -206,10 +225,11 @@ fn compare(left: &Value, right: &Value) -> std::result::Result<Ordering, String>
         }
         return Ok(a.cmp(b));
     }
+    let fix = if against == INITIAL_VALUE { "in every row and in `initial_value`" } else { "in every row" };
     Err(format!(
-        "cannot compare a cursor value of type {} with one of type {}; use one type for the cursor and its initial_value",
+        "the cursor value is {}, which cannot be compared with {against}, which is {}; give the cursor one type {fix}",
         plugin_sdk::protocol::json_type_name(left),
-        plugin_sdk::protocol::json_type_name(right)
+        plugin_sdk::protocol::json_type_name(right),
     ))
 }
 
@@ -218,5 +238,56 @@ fn as_instant(text: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
         Some(TypedValue::DateTime(value)) => Some(value),
         Some(_) => None,
         None => parse_datetime_iso(text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn cursor(initial_value: Option<Value>) -> CursorState {
+        let incremental = Incremental {
+            cursor_path: "ts".to_owned(),
+            initial_value,
+        };
+        CursorState::from_state("events", &incremental, &[], &Map::new())
+    }
+
+    #[test]
+    fn missing_cursor_names_row() {
+        let mut state = cursor(None);
+        state.accept(&json!({"ts": 1})).unwrap();
+
+        let error = state.accept(&json!({"id": 2})).unwrap_err().to_string();
+
+        assert!(error.contains("incremental cursor `ts`, row 2 of the resource"), "{error}");
+        assert!(error.contains("check that `cursor_path` names a field"), "{error}");
+    }
+
+    #[test]
+    fn type_change_between_rows_named() {
+        let mut state = cursor(None);
+        state.accept(&json!({"ts": 5})).unwrap();
+
+        let error = state.accept(&json!({"ts": "later"})).unwrap_err().to_string();
+
+        assert!(error.contains("row 2"), "{error}");
+        assert!(
+            error.contains("the cursor value is a string, which cannot be compared with the value of an earlier row, which is a number"),
+            "{error}"
+        );
+        assert!(!error.contains("initial_value"), "{error}");
+    }
+
+    #[test]
+    fn type_change_against_initial_value_named() {
+        let mut state = cursor(Some(json!("2024-01-01")));
+
+        let error = state.accept(&json!({"ts": 5})).unwrap_err().to_string();
+
+        assert!(error.contains("compared with `initial_value`, which is a string"), "{error}");
+        assert!(error.contains("in every row and in `initial_value`"), "{error}");
     }
 }
