@@ -43,7 +43,7 @@ pub(crate) struct CursorState {
     start_hashes: HashSet<String>,
     last_value: Option<Value>,
     last_hashes: Vec<String>,
-    /// How errors name the start value: the stored last value or `initial_value`.
+    /// Name of the start value in errors: the stored last value or `initial_value`.
     start_name: &'static str,
     /// True once a row has moved `last_value` past the start value.
     last_from_row: bool,
@@ -205,7 +205,7 @@ impl ItemSink for IncrementalSink<'_> {
     }
 }
 
-/// How errors name the configured start value.
+/// Name of the configured start value in errors.
 const INITIAL_VALUE: &str = "`initial_value`";
 
 fn lookup<'v>(row: &'v Value, path: &str) -> Option<&'v Value> {
