@@ -285,6 +285,29 @@ pipelines:
 }
 
 #[test]
+fn secrets_toml_sets_credentials() {
+    let project = TestProject::new(&COUNTRIES_YML.replace("    credentials: warehouse.duckdb\n", ""));
+    project.add_example_data("countries.json");
+    std::fs::create_dir_all(project.path().join(".dlt")).unwrap();
+    let secrets = "[destination.warehouse]\ncredentials = \"from_secrets.duckdb\"\n";
+    std::fs::write(project.path().join(".dlt/secrets.toml"), secrets).unwrap();
+    std::fs::write(project.path().join(".dlt/config.toml"), "[runtime]\nlog_level = \"INFO\"\n").unwrap();
+
+    let output = project.dlt(&["pipeline", "countries_pipeline", "run"]);
+
+    assert_success(&output);
+    assert_eq!(count_rows(&project.duckdb("from_secrets.duckdb"), "world.countries"), 250);
+    assert!(stderr(&output).contains("section is not read"), "{}", stderr(&output));
+
+    let output = project.dlt_with_env(
+        &["pipeline", "countries_pipeline", "run"],
+        &[("DESTINATION__WAREHOUSE__CREDENTIALS", "from_env.duckdb")],
+    );
+    assert_success(&output);
+    assert_eq!(count_rows(&project.duckdb("from_env.duckdb"), "world.countries"), 250, "the environment wins");
+}
+
+#[test]
 fn replace_keeps_only_new_rows() {
     let yml = COUNTRIES_YML
         .replace("data/countries.json", "data/items.jsonl")

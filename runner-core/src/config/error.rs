@@ -140,6 +140,15 @@ pub enum ConfigErrorKind {
     )]
     MissingEnvVar { variable: String, path: String },
 
+    /// A `.dlt/config.toml` or `.dlt/secrets.toml` file that is not valid TOML.
+    /// The message leaves out the line's text, which could hold a secret.
+    #[error("invalid TOML: {message}; fix the file or move it away")]
+    TomlSyntax { message: String },
+
+    /// A setting of a TOML file that cannot be applied.
+    #[error("{path} cannot be set in a TOML file: {reason}")]
+    InvalidTomlSetting { path: String, reason: String },
+
     /// A dlt-style environment variable that cannot be applied.
     #[error("environment variable `{variable}` cannot set {path}: {reason}")]
     InvalidEnvVar {
@@ -161,9 +170,11 @@ impl ConfigErrorKind {
             | ConfigErrorKind::InvalidValue { path, .. }
             | ConfigErrorKind::UndefinedReference { path, .. }
             | ConfigErrorKind::MissingEnvVar { path, .. }
-            | ConfigErrorKind::InvalidEnvVar { path, .. } => Some(path),
+            | ConfigErrorKind::InvalidEnvVar { path, .. }
+            | ConfigErrorKind::InvalidTomlSetting { path, .. } => Some(path),
             ConfigErrorKind::Read { .. }
             | ConfigErrorKind::Syntax { .. }
+            | ConfigErrorKind::TomlSyntax { .. }
             | ConfigErrorKind::TabIndentation
             | ConfigErrorKind::DuplicateDestination { .. }
             | ConfigErrorKind::UnknownPipeline { .. } => None,

@@ -41,6 +41,7 @@ pub mod resolve;
 mod run_config;
 mod source;
 pub(crate) mod suggest;
+mod toml_files;
 mod yaml;
 
 #[cfg(test)]
@@ -55,4 +56,5 @@ pub use pipeline::PipelineConfig;
 pub use project::{PROJECT_FILE_NAME, Project};
 pub use resolve::ResolvedPipeline;
 pub use run_config::{RetryPolicyConfig, RunConfig, TraceTarget};
+pub use toml_files::TomlSettings;
 pub use source::{FileFormat, FilesSource, IncrementalConfig, MergeStrategy, SourceConfig, WriteDisposition};

@@ -12,6 +12,7 @@ use super::pipeline::{ParsedPipeline, PipelineConfig, parse_pipeline};
 use super::run_config::TraceTarget;
 use super::source::{SourceConfig, parse_source};
 use super::suggest::nearest;
+use super::toml_files::TomlSettings;
 use super::yaml::{self, Entry, Node, Value};
 
 /// File name of the project file inside a project folder.
@@ -43,6 +44,9 @@ pub struct Project {
     pub pipelines: IndexMap<String, PipelineConfig>,
     /// Settings per dataset name, such as its schema contract.
     pub datasets: IndexMap<String, DatasetConfig>,
+    /// Destination settings of `.dlt/config.toml` and `.dlt/secrets.toml`,
+    /// which [`Project::load`] reads.
+    pub toml_settings: TomlSettings,
 }
 
 /// The top-level keys.
@@ -72,7 +76,9 @@ impl Project {
         })?;
         let text = String::from_utf8(bytes)
             .map_err(|error| not_utf8_error(error.as_bytes(), error.utf8_error(), &file))?;
-        Project::from_str(&text, &file)
+        let mut project = Project::from_str(&text, &file)?;
+        project.toml_settings = TomlSettings::load(&project.dir)?;
+        Ok(project)
     }
 
     /// Validates a project from the text of its file. `file` names the file
@@ -93,6 +99,7 @@ impl Project {
             destinations: sections.destinations,
             pipelines: sections.pipelines,
             datasets: sections.datasets,
+            toml_settings: TomlSettings::default(),
         })
     }
 

@@ -92,6 +92,7 @@ impl Project {
                 )));
             }
         };
+        self.toml_settings.apply(&destination.name, &mut destination.config);
         apply_environment(&mut destination, environment).map_err(in_file)?;
         let disable_compression = disable_compression(environment).map_err(in_file)?;
 
