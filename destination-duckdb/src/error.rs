@@ -81,9 +81,28 @@ pub(crate) fn open_error(error: &duckdb::Error, database: &Path) -> PluginError 
         ))
         .with_cause(message);
     }
-    // A file that is not a DuckDB database (or one written by a newer
-    // DuckDB) fails on every attempt: that is a setting to fix.
-    if message.contains("not a valid DuckDB database file") || message.contains("database file with version") {
+    // A file written by a newer DuckDB, such as Python's duckdb 2.x, fails
+    // on every attempt. DuckDB 2.x still writes the 1.5 format when asked.
+    if let Some(newer) = written_by_newer_duckdb(&message) {
+        let text = if newer {
+            format!(
+                "{} was written by a newer DuckDB than this runner's DuckDB 1.5.6, which cannot read it. Let the \
+                 runner create the file, or create it with Python's duckdb 1.5, or with duckdb 2.x and \
+                 `duckdb.connect(path, config={{\"storage_compatibility_version\": \"v1.5.0\"}})`",
+                database.display()
+            )
+        } else {
+            format!(
+                "{} was written by a DuckDB release older than this runner's DuckDB 1.5.6 can read; open it with \
+                 that release, `EXPORT DATABASE`, and `IMPORT DATABASE` into a new file",
+                database.display()
+            )
+        };
+        return PluginError::config(text).with_cause(message);
+    }
+    // A file that is not a DuckDB database fails on every attempt: that is
+    // a setting to fix.
+    if message.contains("not a valid DuckDB database file") {
         return PluginError::config(format!(
             "{} is not a DuckDB database this build can open; point `credentials` at a DuckDB 1.5 database file or a new path",
             database.display()
@@ -97,9 +116,33 @@ pub(crate) fn open_error(error: &duckdb::Error, database: &Path) -> PluginError 
     .with_cause(message)
 }
 
+/// Reads DuckDB's "Trying to read a database file with version number N, but
+/// we can only read versions between A and B": whether N is above the range.
+/// `None` for other messages.
+fn written_by_newer_duckdb(message: &str) -> Option<bool> {
+    let number_after = |marker: &str| -> Option<u64> {
+        let rest = &message[message.find(marker)? + marker.len()..];
+        let digits: String = rest.trim_start().chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    let version = number_after("database file with version number")?;
+    let newest = number_after(" and ")?;
+    Some(version > newest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn storage_version_direction_read() {
+        let newer = "IO Error: Trying to read a database file with version number 69, but we can only read versions between 64 and 68.";
+        let older = "IO Error: Trying to read a database file with version number 51, but we can only read versions between 64 and 68.";
+
+        assert_eq!(written_by_newer_duckdb(newer), Some(true));
+        assert_eq!(written_by_newer_duckdb(older), Some(false));
+        assert_eq!(written_by_newer_duckdb("IO Error: disk full"), None);
+    }
 
     fn failure(message: &str) -> duckdb::Error {
         duckdb::Error::DuckDBFailure(duckdb::ffi::Error::new(1), Some(message.to_string()))
