@@ -135,8 +135,8 @@ impl Layout {
     /// Returns the load id of `path` (relative to the dataset folder) when it
     /// is a data file of `table_name`, and `None` otherwise.
     ///
-    /// Load ids match digits and dots, file ids letters, digits, `_` and `-`,
-    /// and extensions lowercase letters, digits and dots. These classes keep
+    /// Load ids match digits with at most one dot, file ids letters, digits,
+    /// `_` and `-`, and extensions lowercase letters, digits and dots. These classes keep
     /// `items__tags/...` from matching table `items` in flat layouts.
     pub fn match_table_file(&self, path: &str, table_name: &str, schema_name: &str) -> Option<String> {
         let mut load_id = None;
@@ -223,7 +223,15 @@ fn match_tokens(
         "file_id" => c.is_ascii_alphanumeric() || c == '_' || c == '-',
         _ => c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.',
     };
-    let longest = text.find(|c: char| !allowed(c)).unwrap_or(text.len());
+    let mut longest = text.find(|c: char| !allowed(c)).unwrap_or(text.len());
+    // A dlt load id is Unix time with one decimal point (`1700000000.123`).
+    // With a second one, `<load_id>.0000000223.jsonl.gz` would also read as
+    // load id `<load_id>.0000000223`, file id `jsonl` and extension `gz`.
+    if *name == "load_id"
+        && let Some(second_point) = text[..longest].match_indices('.').nth(1).map(|(at, _)| at)
+    {
+        longest = second_point;
+    }
 
     // Try the longest candidate first, then shorter ones.
     for end in (1..=longest).rev() {
@@ -270,6 +278,13 @@ mod tests {
     fn match_returns_load_id() {
         let layout = Layout::default();
         let load_id = layout.match_table_file("items/1700000000.123.4687fd3045.parquet", "items", "shop");
+        assert_eq!(load_id.as_deref(), Some("1700000000.123"));
+    }
+
+    #[test]
+    fn digit_file_id_keeps_load_id() {
+        let layout = Layout::default();
+        let load_id = layout.match_table_file("items/1700000000.123.0000000223.jsonl.gz", "items", "shop");
         assert_eq!(load_id.as_deref(), Some("1700000000.123"));
     }
 

@@ -47,16 +47,17 @@ pub(crate) fn load_package(
 
     let mut rows_per_table: Vec<(String, u64)> = Vec::new();
     let mut states: Vec<StateRecord> = Vec::new();
+    let mut written: HashSet<String> = HashSet::new();
     for job in &request.jobs {
         if job.table_name == STATE_FOLDER {
             states.extend(read_state_rows(Path::new(&job.file_path), load_id)?);
         } else {
-            write_data_file(bucket, config, request, job)?;
+            written.insert(write_data_file(bucket, config, request, job)?);
         }
         add_rows(&mut rows_per_table, &job.table_name, job.row_count);
     }
 
-    remove_replaced_files(bucket, config, request)?;
+    remove_replaced_files(bucket, config, request, &written)?;
     store_schema_version(bucket, request, &schema_hex)?;
     write_states(bucket, request, &schema_hex, states)?;
 
@@ -133,12 +134,13 @@ fn ensure_dataset_marker(bucket: &Bucket, dataset: &str) -> Result<(), PluginErr
 
 /// Writes a job's rows to their place in the layout: the Parquet job file
 /// unchanged, or converted to the configured text format.
+/// Writes a job's data file and returns its path in the bucket.
 fn write_data_file(
     bucket: &Bucket,
     config: &FilesystemConfig,
     request: &LoadRequest,
     job: &LoadJob,
-) -> Result<(), PluginError> {
+) -> Result<String, PluginError> {
     let (file_id, _) = split_job_id(job)?;
     let format = config.loader_file_format;
     let compressed = !config.disable_compression && format.supports_compression();
@@ -168,7 +170,7 @@ fn write_data_file(
         path = %bucket.display(&path),
         "wrote data file"
     );
-    Ok(())
+    Ok(path)
 }
 
 /// Converts a job's Parquet file to a temporary file in `format`, next to
@@ -235,7 +237,12 @@ fn add_rows(rows_per_table: &mut Vec<(String, u64)>, table: &str, rows: u64) {
 /// Deletes the files of every table in `truncate_tables` that belong to
 /// other loads. It runs after the new files are written, so a failure
 /// before this point leaves the old data in place.
-fn remove_replaced_files(bucket: &Bucket, config: &FilesystemConfig, request: &LoadRequest) -> Result<(), PluginError> {
+fn remove_replaced_files(
+    bucket: &Bucket,
+    config: &FilesystemConfig,
+    request: &LoadRequest,
+    written: &HashSet<String>,
+) -> Result<(), PluginError> {
     let dataset = request.dataset_name.as_str();
     let dataset_prefix = format!("{dataset}/");
 
@@ -249,6 +256,10 @@ fn remove_replaced_files(bucket: &Bucket, config: &FilesystemConfig, request: &L
 
         let mut removed = 0_usize;
         for path in listed {
+            // This load's own files stay whatever their names parse as.
+            if written.contains(&path) {
+                continue;
+            }
             let Some(relative) = path.strip_prefix(&dataset_prefix) else {
                 continue;
             };

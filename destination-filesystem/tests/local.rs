@@ -71,6 +71,24 @@ fn replace_keeps_only_new() {
 }
 
 #[test]
+fn replace_keeps_digit_file_ids() {
+    let fixture = Fixture::new();
+    let mut destination = fixture.destination_with(json!({"loader_file_format": "jsonl"}));
+    scenarios::replace_keeps_digit_file_ids(&mut destination, &fixture, fixture.dir());
+}
+
+#[test]
+fn replace_keeps_own_files_of_any_layout() {
+    // Without a separator between load id and file id, the names of this
+    // load's files also read as other load ids.
+    let fixture = Fixture::new();
+    let settings = json!({"loader_file_format": "jsonl", "layout": "{table_name}/{load_id}{file_id}.{ext}"});
+    let mut destination = fixture.destination_with(settings);
+
+    scenarios::replace_keeps_digit_file_ids(&mut destination, &fixture, fixture.dir());
+}
+
+#[test]
 fn committed_package_skipped() {
     let fixture = Fixture::new();
     scenarios::committed_package_skipped(&mut fixture.destination(), &fixture, fixture.dir());

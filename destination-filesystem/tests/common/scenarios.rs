@@ -105,6 +105,22 @@ pub fn replace_keeps_only_new(destination: &mut dyn Destination, view: &dyn Buck
     assert_eq!(tags, [format!("ds/users__tags/{LOAD_2}.dddddddd02.parquet")]);
 }
 
+/// Checks that `replace` keeps the new files when the file ids are all
+/// digits and the extension has a dot (`jsonl.gz`), so that a file name
+/// also reads as a longer load id followed by another file id.
+pub fn replace_keeps_digit_file_ids(destination: &mut dyn Destination, view: &dyn BucketView, dir: &Path) {
+    for (load_id, file_id) in [(LOAD_1, "0000000101"), (LOAD_2, "0000000202")] {
+        let users = users_file(dir, file_id, load_id, &[1, 2]);
+        let package = request(load_id, vec![table("users", "replace", None)], &["users"], vec![job("users", &users, 2)]);
+        destination.load_package(&package).expect("load replace package");
+    }
+
+    let users = files_under(view, "ds/users/");
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert!(users[0].starts_with(&format!("ds/users/{LOAD_2}")), "{users:?}");
+    assert!(users[0].ends_with("0000000202.jsonl.gz"), "{users:?}");
+}
+
 /// Checks that a package whose `_dlt_loads` file exists is not written again.
 pub fn committed_package_skipped(destination: &mut dyn Destination, view: &dyn BucketView, dir: &Path) {
     let users = users_file(dir, "eeeeeeeeee", LOAD_1, &[1]);
