@@ -1,6 +1,5 @@
 use std::path::{Path, PathBuf};
 
-use abi_stable::library::lib_header_from_path;
 use abi_stable::std_types::{RResult, RStr};
 use plugin_sdk::ffi::{DestinationModule_Ref, FfiDestinationBox};
 use plugin_sdk::protocol::{
@@ -25,7 +24,7 @@ pub struct DestinationLibrary {
 /// Loads the destination plugin library at `path` and checks its ABI.
 pub fn load_destination_library(path: &Path) -> Result<DestinationLibrary, PluginLoadError> {
     let kind = PluginKind::Destination;
-    let header = lib_header_from_path(path).map_err(|error| library_error(path, kind, error))?;
+    let header = super::open_library(path, kind)?;
     super::check_abi_version::<DestinationModule_Ref>(path, kind, header)?;
     let module = header
         .init_root_module::<DestinationModule_Ref>()

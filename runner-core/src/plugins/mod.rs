@@ -12,6 +12,7 @@
 //! the process.
 
 mod destination;
+mod elf;
 mod error;
 mod retry;
 mod search;
@@ -55,6 +56,14 @@ pub fn host_services() -> HostServices {
         log: forward_plugin_log,
         max_level,
     }
+}
+
+/// Opens the library at `path` and returns its `abi_stable` header, after
+/// checking that the file is not cut short.
+fn open_library(path: &Path, kind: PluginKind) -> Result<&'static LibHeader, PluginLoadError> {
+    tracing::debug!(path = %path.display(), %kind, "opening plugin library");
+    elf::check_not_truncated(path)?;
+    abi_stable::library::lib_header_from_path(path).map_err(|error| library_error(path, kind, error))
 }
 
 /// Refuses a library built against another plugin ABI version, in both

@@ -1,7 +1,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use abi_stable::library::lib_header_from_path;
 use abi_stable::std_types::{RResult, RStr};
 use plugin_sdk::ffi::{FfiRetryPolicyBox, RetryPolicyModule_Ref};
 use plugin_sdk::{ErrorCategory, RetryDecision, RetryPolicy};
@@ -34,7 +33,7 @@ pub fn open_retry_policy_plugin(search: &PluginSearch, type_name: &str, paramete
 
 fn load_retry_module(path: &Path) -> Result<RetryPolicyModule_Ref, PluginLoadError> {
     let kind = PluginKind::RetryPolicy;
-    let header = lib_header_from_path(path).map_err(|error| library_error(path, kind, error))?;
+    let header = super::open_library(path, kind)?;
     super::check_abi_version::<RetryPolicyModule_Ref>(path, kind, header)?;
     let module = header
         .init_root_module::<RetryPolicyModule_Ref>()

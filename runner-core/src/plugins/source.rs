@@ -2,7 +2,6 @@ use std::io::Cursor;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use abi_stable::library::lib_header_from_path;
 use abi_stable::std_types::{RResult, RStr};
 use arrow::ipc::reader::StreamReader;
 use plugin_sdk::PluginError;
@@ -60,7 +59,7 @@ pub fn open_source_plugin(search: &PluginSearch, source_name: &str, type_name: &
 
 fn load_source_module(path: &Path) -> Result<SourceModule_Ref, PluginLoadError> {
     let kind = PluginKind::Source;
-    let header = lib_header_from_path(path).map_err(|error| library_error(path, kind, error))?;
+    let header = super::open_library(path, kind)?;
     super::check_abi_version::<SourceModule_Ref>(path, kind, header)?;
     let module = header
         .init_root_module::<SourceModule_Ref>()
