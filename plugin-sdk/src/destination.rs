@@ -27,7 +27,9 @@ pub trait Destination: Send {
     /// Returns the newest stored version of a schema, if any.
     fn fetch_schema(&mut self, request: &SchemaRequest) -> Result<Option<SchemaVersion>, PluginError>;
 
-    /// Returns whether a load id has a completed `_dlt_loads` record.
+    /// Returns whether a load id has a completed `_dlt_loads` record. The
+    /// runner of this release does not call it, so `load_package` itself must
+    /// skip a load id that is already committed.
     fn is_load_committed(&mut self, request: &LoadStatusRequest) -> Result<bool, PluginError>;
 }
 

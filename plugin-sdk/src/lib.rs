@@ -29,6 +29,34 @@
 //! `crate-type = ["cdylib", "rlib"]`. Every call into the plugin runs under
 //! `catch_unwind`, so a panic becomes an [`ErrorCategory::Internal`] error
 //! instead of aborting the host.
+//!
+//! The export macros expand to `abi_stable`'s own macros, whose code names
+//! the crate `abi_stable` from the plugin crate's root, so a plugin crate
+//! lists it beside this crate, at the version this crate uses:
+//!
+//! ```toml
+//! [lib]
+//! crate-type = ["cdylib", "rlib"]
+//!
+//! [dependencies]
+//! plugin-sdk = { path = "../plugin-sdk" }  # or the runner's release
+//! abi_stable = "0.11.3"
+//! serde_json = "1"
+//! ```
+//!
+//! `examples/retry-linear` in the runner's repository is a complete plugin
+//! crate built outside the runner's own crates.
+//!
+//! The runner loads the packages that normalize writes: it calls
+//! [`Destination::load_package`] once per package, with every job of the
+//! package. Rows of table `_dlt_pipeline_state` arrive as a Parquet job like
+//! any other table (columns `version`, `engine_version`, `pipeline_name`,
+//! `state`, `created_at`, `version_hash`, `_dlt_load_id`, `_dlt_id`), and
+//! [`Destination::fetch_state`] must return the newest of them. The schema
+//! of each package comes with the request, and [`Destination::fetch_schema`]
+//! must return the stored one. `load_package` must skip a load id that it
+//! already committed, because the runner retries a package whose commit it
+//! did not see.
 
 pub mod destination;
 mod error;
@@ -51,8 +79,8 @@ pub const ABI_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION_MINOR")
 );
 
-/// Dependencies used by the export macros, so that plugin crates need not
-/// name them with matching versions.
+/// Dependencies used by the export macros. `abi_stable`'s own macros still
+/// need `abi_stable` as a dependency of the plugin crate.
 #[doc(hidden)]
 pub mod reexports {
     pub use abi_stable;
