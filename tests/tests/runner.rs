@@ -502,3 +502,89 @@ fn incremental_without_clean_folder_skips_loaded_rows() {
     assert_eq!(outcome.run.unwrap().rows_per_table().get("events"), Some(&1));
     assert_eq!(count_rows(&setup.connection(), "ds.events"), 4);
 }
+
+/// A linked DuckDB destination whose `load_package` panics while `panics`
+/// is set.
+struct PanickingDestination {
+    inner: Box<dyn plugin_sdk::Destination>,
+    panics: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl plugin_sdk::Destination for PanickingDestination {
+    fn load_package(&mut self, request: &plugin_sdk::protocol::LoadRequest) -> Result<plugin_sdk::protocol::LoadReport, plugin_sdk::PluginError> {
+        if self.panics.load(Ordering::SeqCst) {
+            panic!("linked destination bug");
+        }
+        self.inner.load_package(request)
+    }
+
+    fn fetch_state(&mut self, request: &plugin_sdk::protocol::StateRequest) -> Result<Option<plugin_sdk::protocol::StoredState>, plugin_sdk::PluginError> {
+        self.inner.fetch_state(request)
+    }
+
+    fn fetch_schema(&mut self, request: &plugin_sdk::protocol::SchemaRequest) -> Result<Option<plugin_sdk::protocol::SchemaVersion>, plugin_sdk::PluginError> {
+        self.inner.fetch_schema(request)
+    }
+
+    fn is_load_committed(&mut self, request: &plugin_sdk::protocol::LoadStatusRequest) -> Result<bool, plugin_sdk::PluginError> {
+        self.inner.is_load_committed(request)
+    }
+}
+
+#[test]
+fn linked_destination_panic_keeps_runner() {
+    use plugin_sdk::DestinationFactory;
+
+    let setup = Setup::new();
+    let config = duckdb_config(&setup.database(), PIPELINE, setup.folder.path());
+    let panics = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let client = PanickingDestination {
+        inner: destination_duckdb::DuckDbDestinationFactory::open(&config).unwrap(),
+        panics: Arc::clone(&panics),
+    };
+    let destination = DestinationHandle::new(
+        "warehouse",
+        "duckdb",
+        destination_duckdb::DuckDbDestinationFactory::capabilities(),
+        Box::new(client),
+    );
+    let options = PipelineOptions::new(PIPELINE)
+        .with_pipelines_dir(setup.folder.path().join("pipelines"))
+        .with_dataset_name("ds");
+    let mut runner = Runner::new(Pipeline::new(options, destination).unwrap(), RunnerOptions::default());
+
+    let error = runner.run_blocking(rows(1..=3)).unwrap_err();
+
+    let message = error.to_string();
+    assert!(message.contains("the destination panicked in `load_package`: linked destination bug"), "{message}");
+    assert!(message.contains(PIPELINE), "{message}");
+    assert_eq!(error.step(), Some(Step::Load), "{error:?}");
+    assert!(format!("{error:?}").contains("load_id: \"17"), "the error carries the load id: {error:?}");
+
+    panics.store(false, Ordering::SeqCst);
+    runner.finalize_blocking().unwrap();
+    assert_eq!(count_rows(&duckdb::Connection::open(setup.database()).unwrap(), "ds.numbers"), 3);
+}
+
+/// Produces nothing and panics.
+struct PanickingProducer;
+
+impl ItemProducer for PanickingProducer {
+    fn produce(&mut self, _output: &mut ResourceOutput<'_>) -> runner_core::Result<()> {
+        panic!("resource bug");
+    }
+}
+
+#[test]
+fn source_panic_keeps_runner() {
+    let setup = Setup::new();
+    let mut runner = Runner::new(setup.pipeline(0, "transient"), RunnerOptions::default());
+
+    let error = runner
+        .run_blocking(|| Ok(Source::single(Resource::from_producer("numbers", Box::new(PanickingProducer)))))
+        .unwrap_err();
+
+    assert!(error.to_string().contains(&format!("pipeline `{PIPELINE}` panicked: resource bug")), "{error}");
+    runner.run_blocking(rows(1..=2)).unwrap();
+    assert_eq!(count_rows(&duckdb::Connection::open(setup.database()).unwrap(), "ds.numbers"), 2);
+}

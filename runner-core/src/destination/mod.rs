@@ -2,8 +2,12 @@
 //! from a plugin library.
 
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use plugin_sdk::protocol::DestinationCapabilities;
+use plugin_sdk::protocol::{
+    DestinationCapabilities, LoadReport, LoadRequest, LoadStatusRequest, SchemaRequest, SchemaVersion, StateRequest,
+    StoredState,
+};
 use plugin_sdk::{Destination, DestinationFactory, PluginError};
 
 use crate::plugins::DestinationLibrary;
@@ -30,7 +34,7 @@ impl DestinationHandle {
             name: name.into(),
             type_name: type_name.into(),
             capabilities,
-            client,
+            client: Box::new(PanicGuard(client)),
         }
     }
 
@@ -74,5 +78,44 @@ impl fmt::Debug for DestinationHandle {
             .field("type_name", &self.type_name)
             .field("capabilities", &self.capabilities)
             .finish_non_exhaustive()
+    }
+}
+
+/// A destination whose panics become internal errors. A plugin library
+/// catches its own panics, but a destination linked into the program would
+/// unwind into the runner, which then failed without the pipeline or load id
+/// and kept a poisoned lock for every later call. The destination's state
+/// after a panic is unknown, so a panicked load counts as failed and the
+/// package stays pending.
+struct PanicGuard(Box<dyn Destination>);
+
+impl PanicGuard {
+    fn call<T>(&mut self, method: &str, body: impl FnOnce(&mut dyn Destination) -> Result<T, PluginError>) -> Result<T, PluginError> {
+        let destination = self.0.as_mut();
+        match catch_unwind(AssertUnwindSafe(|| body(destination))) {
+            Ok(result) => result,
+            Err(panic) => Err(PluginError::internal(format!(
+                "the destination panicked in `{method}`: {}",
+                crate::panics::panic_message(panic.as_ref())
+            ))),
+        }
+    }
+}
+
+impl Destination for PanicGuard {
+    fn load_package(&mut self, request: &LoadRequest) -> Result<LoadReport, PluginError> {
+        self.call("load_package", |destination| destination.load_package(request))
+    }
+
+    fn fetch_state(&mut self, request: &StateRequest) -> Result<Option<StoredState>, PluginError> {
+        self.call("fetch_state", |destination| destination.fetch_state(request))
+    }
+
+    fn fetch_schema(&mut self, request: &SchemaRequest) -> Result<Option<SchemaVersion>, PluginError> {
+        self.call("fetch_schema", |destination| destination.fetch_schema(request))
+    }
+
+    fn is_load_committed(&mut self, request: &LoadStatusRequest) -> Result<bool, PluginError> {
+        self.call("is_load_committed", |destination| destination.is_load_committed(request))
     }
 }

@@ -241,10 +241,18 @@ impl Runner {
     {
         let pipeline = Arc::clone(&self.pipeline);
         let work = move || {
-            let mut pipeline = pipeline
-                .lock()
-                .map_err(|_| Error::Internal("the pipeline lock was poisoned by a panic".to_owned()))?;
-            f(&mut pipeline)
+            let mut pipeline = pipeline.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // A panic in a linked source or in the engine fails this call
+            // only. The pipeline keeps its state on disk, and the next run
+            // discards the scratch folders that the panicked one left.
+            let name = pipeline.name().to_owned();
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut pipeline))) {
+                Ok(result) => result,
+                Err(panic) => Err(Error::Internal(format!(
+                    "pipeline `{name}` panicked: {}",
+                    crate::panics::panic_message(panic.as_ref())
+                ))),
+            }
         };
         self.offload(work)
             .await
