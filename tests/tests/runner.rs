@@ -588,3 +588,54 @@ fn source_panic_keeps_runner() {
     runner.run_blocking(rows(1..=2)).unwrap();
     assert_eq!(count_rows(&duckdb::Connection::open(setup.database()).unwrap(), "ds.numbers"), 2);
 }
+
+/// A linked DuckDB destination whose stored state is not a state blob.
+struct GarbageStateDestination(Box<dyn plugin_sdk::Destination>);
+
+impl plugin_sdk::Destination for GarbageStateDestination {
+    fn load_package(&mut self, request: &plugin_sdk::protocol::LoadRequest) -> Result<plugin_sdk::protocol::LoadReport, plugin_sdk::PluginError> {
+        self.0.load_package(request)
+    }
+
+    fn fetch_state(&mut self, request: &plugin_sdk::protocol::StateRequest) -> Result<Option<plugin_sdk::protocol::StoredState>, plugin_sdk::PluginError> {
+        let stored = self.0.fetch_state(request)?;
+        Ok(stored.map(|stored| plugin_sdk::protocol::StoredState {
+            state: "garbage".to_owned(),
+            ..stored
+        }))
+    }
+
+    fn fetch_schema(&mut self, request: &plugin_sdk::protocol::SchemaRequest) -> Result<Option<plugin_sdk::protocol::SchemaVersion>, plugin_sdk::PluginError> {
+        self.0.fetch_schema(request)
+    }
+
+    fn is_load_committed(&mut self, request: &plugin_sdk::protocol::LoadStatusRequest) -> Result<bool, plugin_sdk::PluginError> {
+        self.0.is_load_committed(request)
+    }
+}
+
+#[test]
+fn unreadable_stored_state_is_terminal() {
+    use plugin_sdk::DestinationFactory;
+
+    let setup = Setup::new();
+    let config = duckdb_config(&setup.database(), PIPELINE, setup.folder.path());
+    let open = |garbage: bool| {
+        let client = destination_duckdb::DuckDbDestinationFactory::open(&config).unwrap();
+        let client: Box<dyn plugin_sdk::Destination> = if garbage { Box::new(GarbageStateDestination(client)) } else { client };
+        let destination = DestinationHandle::new("warehouse", "duckdb", destination_duckdb::DuckDbDestinationFactory::capabilities(), client);
+        let options = PipelineOptions::new(PIPELINE)
+            .with_pipelines_dir(setup.folder.path().join("pipelines"))
+            .with_dataset_name("ds");
+        Pipeline::new(options, destination).unwrap()
+    };
+    open(false).run(rows(1..=2)().unwrap()).unwrap();
+    std::fs::remove_dir_all(setup.working_dir()).unwrap();
+
+    let error = open(true).sync().unwrap_err();
+
+    assert_eq!(error.category(), plugin_sdk::ErrorCategory::Terminal, "{error}");
+    let message = error.to_string();
+    assert!(message.contains("destination `warehouse` failed to read the stored pipeline state"), "{message}");
+    assert!(message.contains("cannot be read"), "{message}");
+}

@@ -48,7 +48,17 @@ pub(super) fn sync_from_destination(pipeline: &mut Pipeline) -> Result<SyncOutco
         return Ok(SyncOutcome::NothingStored);
     };
 
-    let mut remote = PipelineState::from_blob(&stored.state)?;
+    // A stored state that cannot be read fails every sync the same way, and
+    // it is the destination's data, not this project's settings.
+    let mut remote = PipelineState::from_blob(&stored.state).map_err(|error| Error::DestinationCall {
+        destination: pipeline.destination.name.clone(),
+        action: "read the stored pipeline state",
+        source: plugin_sdk::PluginError::terminal(format!(
+            "the state stored by load {} cannot be read ({error}); delete that row of `_dlt_pipeline_state` or use \
+             another dataset_name",
+            stored.load_id
+        )),
+    })?;
     let state_path = pipeline.working_dir.state_path();
     let local = PipelineState::load(&state_path)?;
 

@@ -415,7 +415,7 @@ impl Runner {
                             tracing::error!(attempt = number, step = %step, "{description} failed in a step that is not in retry_pipeline_steps")
                         }
                         StopReason::Exhausted => {
-                            tracing::error!(attempts = number, "{description} failed; no attempts left")
+                            tracing::error!(attempts = number, "{description} failed; the retry policy allows no further attempt")
                         }
                     }
                     return Err(error);
