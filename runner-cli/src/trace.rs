@@ -19,6 +19,10 @@ pub struct TraceArgs {
     json: bool,
 }
 
+/// New columns listed per schema change; a first load of a wide source adds
+/// hundreds, and `trace --json` has them all.
+const MAX_LISTED_COLUMNS: usize = 20;
+
 /// Prints `last_trace.json` of the pipeline's working directory.
 pub fn print_last_trace(project: Option<&std::path::Path>, name: &str, args: &TraceArgs) -> anyhow::Result<()> {
     // The name must be a pipeline of the project, so a typo is reported as one.
@@ -114,9 +118,12 @@ fn render_step(text: &mut String, step: &StepTrace) {
             for table in &change.tables_added {
                 let _ = writeln!(text, "      new table {table}");
             }
-            for column in &change.columns_added {
+            for column in change.columns_added.iter().take(MAX_LISTED_COLUMNS) {
                 let data_type = column.data_type.as_deref().unwrap_or("no type");
                 let _ = writeln!(text, "      new column {}.{} ({data_type})", column.table_name, column.column_name);
+            }
+            if let Some(more) = change.columns_added.len().checked_sub(MAX_LISTED_COLUMNS).filter(|more| *more > 0) {
+                let _ = writeln!(text, "      and {more} more new columns (all of them: `trace --json`)");
             }
         }
     }

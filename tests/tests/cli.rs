@@ -308,6 +308,20 @@ fn secrets_toml_sets_credentials() {
 }
 
 #[test]
+fn trace_lists_first_new_columns() {
+    let project = TestProject::new(COUNTRIES_YML);
+    project.add_example_data("countries.json");
+    assert_success(&project.dlt(&["pipeline", "countries_pipeline", "run"]));
+
+    let output = project.dlt(&["pipeline", "countries_pipeline", "trace"]);
+
+    assert_success(&output);
+    let text = stdout(&output);
+    assert_eq!(text.matches("      new column ").count(), 20, "{text}");
+    assert!(text.contains("more new columns (all of them: `trace --json`)"), "{text}");
+}
+
+#[test]
 fn replace_keeps_only_new_rows() {
     let yml = COUNTRIES_YML
         .replace("data/countries.json", "data/items.jsonl")
