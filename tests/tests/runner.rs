@@ -639,3 +639,23 @@ fn unreadable_stored_state_is_terminal() {
     assert!(message.contains("destination `warehouse` failed to read the stored pipeline state"), "{message}");
     assert!(message.contains("cannot be read"), "{message}");
 }
+
+#[test]
+fn hinted_columns_follow_data_order() {
+    let setup = Setup::new();
+    let mut pipeline = setup.pipeline(0, "transient");
+    let rows = vec![json!({"id": 1, "name": "a", "ts": 10}), json!({"id": 2, "name": "b", "ts": 20})];
+    let resource = Resource::from_rows("events", rows)
+        .with_incremental("ts", None)
+        .with_primary_key(["name"])
+        .with_write_disposition(runner_core::extract::WriteDisposition::Merge);
+
+    pipeline.run(Source::single(resource)).unwrap();
+
+    let connection = duckdb::Connection::open(setup.database()).unwrap();
+    let sql = "SELECT column_name FROM information_schema.columns \
+               WHERE table_schema = 'ds' AND table_name = 'events' ORDER BY ordinal_position";
+    let mut statement = connection.prepare(sql).unwrap();
+    let columns: Vec<String> = statement.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(columns, ["id", "name", "ts", "_dlt_load_id", "_dlt_id"]);
+}

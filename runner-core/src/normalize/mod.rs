@@ -212,11 +212,22 @@ impl<'a> Normalizer<'a> {
         let jobs: Vec<JobFile> = jobs_per_table.into_iter().flatten().collect();
         self.job_folder.sync_files(jobs.iter().map(|job| job.path.as_path()))?;
 
+        // The columns this package added go to the end of their tables, in
+        // the order the data added them. A column that a resource hint created
+        // before any value arrived (a primary key or an incremental cursor)
+        // thus takes its place among the data's columns, as dlt moves such a
+        // column when it gets its type. The job files are written already,
+        // and destinations match their columns by name.
         let mut schema_updates = IndexMap::new();
         for (table_name, added) in &self.added_columns {
-            let Some(table) = self.schema.tables.get(table_name) else {
+            let Some(table) = self.schema.tables.get_mut(table_name) else {
                 continue;
             };
+            for name in added {
+                if let Some(column) = table.columns.shift_remove(name) {
+                    table.columns.insert(name.clone(), column);
+                }
+            }
             let mut partial = table.clone();
             partial.columns.retain(|name, _| added.contains(name));
             schema_updates.insert(table_name.clone(), partial);
