@@ -2,6 +2,7 @@
 
 mod allocator;
 mod exit;
+mod info;
 mod logging;
 mod output;
 mod progress;
@@ -66,6 +67,11 @@ enum PipelineAction {
     /// Print the trace of the pipeline's last attempt: steps, timings, rows
     /// loaded and the error chain of a failure.
     Trace(trace::TraceArgs),
+
+    /// Print the pipeline's source, destination and dataset, and what its
+    /// working directory contains: state and incremental cursors, schemas,
+    /// pending and loaded packages, and the last attempt. Reads files only.
+    Info(info::InfoArgs),
 }
 
 fn main() {
@@ -81,11 +87,12 @@ fn main() {
                 run::drop_pending(cli.project.as_deref(), name, args, cli.quiet).map(|()| exit::SUCCESS)
             }
             PipelineAction::Trace(args) => trace::print_last_trace(cli.project.as_deref(), name, args).map(|()| exit::SUCCESS),
+            PipelineAction::Info(args) => info::print_info(cli.project.as_deref(), name, args).map(|()| exit::SUCCESS),
         },
     };
 
     let Command::Pipeline { name, action } = &cli.command;
-    let moves_data = !matches!(action, PipelineAction::Trace(_));
+    let moves_data = !matches!(action, PipelineAction::Trace(_) | PipelineAction::Info(_));
     let code = match outcome {
         Ok(code) => code,
         Err(error) => exit::report(&error, name, moves_data),

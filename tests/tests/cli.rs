@@ -322,6 +322,31 @@ fn trace_lists_first_new_columns() {
 }
 
 #[test]
+fn info_reads_working_dir() {
+    let yml = COUNTRIES_YML.replace("    write_disposition: append\n", "    write_disposition: append\n    incremental:\n      cursor_path: ccn3\n");
+    let project = TestProject::new(&yml);
+    project.add_example_data("countries.json");
+
+    let before = project.dlt(&["pipeline", "countries_pipeline", "info"]);
+
+    assert_success(&before);
+    assert!(stdout(&before).contains("(not created yet: the first run creates it)"), "{}", stdout(&before));
+    assert!(!project.data_dir().exists(), "info created the data folder");
+
+    assert_success(&project.dlt(&["pipeline", "countries_pipeline", "run"]));
+    let after = project.dlt(&["pipeline", "countries_pipeline", "info"]);
+
+    assert_success(&after);
+    let text = stdout(&after);
+    assert!(text.contains("destination        warehouse (duckdb)"), "{text}");
+    assert!(text.contains("schema             countries, version"), "{text}");
+    assert!(text.contains("cursor countries.countries.ccn3: last value \"894\""), "{text}");
+    assert!(text.contains("pending packages   none"), "{text}");
+    assert!(text.contains("loaded packages    1 kept"), "{text}");
+    assert!(text.contains("last attempt       run attempt 1 succeeded"), "{text}");
+}
+
+#[test]
 fn replace_keeps_only_new_rows() {
     let yml = COUNTRIES_YML
         .replace("data/countries.json", "data/items.jsonl")
