@@ -18,6 +18,16 @@ pub struct RunArgs {
     /// Do not show the live row counts on a terminal.
     #[arg(long)]
     no_progress: bool,
+
+    /// Read at most this many rows from each resource of the source, as dlt's
+    /// add_limit; a record batch of a Parquet input counts its rows.
+    #[arg(long, value_name = "ROWS", value_parser = clap::value_parser!(u64).range(1..))]
+    limit: Option<u64>,
+
+    /// Run only these resources of the source, separated by commas, as dlt's
+    /// with_resources. A files source has one resource, named after its table.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    resources: Option<Vec<String>>,
 }
 
 #[derive(Debug, Args)]
@@ -47,6 +57,8 @@ pub fn run(project: Option<&Path>, name: &str, args: &RunArgs, quiet: bool) -> a
     let options = OpenOptions {
         pipelines_dir: args.common.pipelines_dir.clone(),
         trace_failed_open: true,
+        resources: args.resources.clone(),
+        max_items: args.limit,
         ..OpenOptions::default()
     };
     let mut opened = open_pipeline(&project_dir(project)?, name, &options)?;

@@ -36,6 +36,11 @@ pub struct OpenOptions {
     /// Set by commands that never normalize, so that an invalid value there
     /// does not stop them.
     pub ignore_normalize_env: bool,
+    /// Names of the source's resources to run, as dlt's `with_resources`;
+    /// `None` runs all of them.
+    pub resources: Option<Vec<String>>,
+    /// Rows read from each resource at most, as dlt's `add_limit`.
+    pub max_items: Option<u64>,
 }
 
 /// Creates the source of a pipeline; called again when extraction is retried.
@@ -90,7 +95,7 @@ pub fn open_pipeline(project_path: &Path, name: &str, options: &OpenOptions) -> 
     let mut runner_options = RunnerOptions::from_run_config(&resolved.run_config, &search)?;
     runner_options.resolved_config_keys = resolved_config_keys(&resolved);
     let trace_sink = trace_sink(&project, &resolved, &search, &pipelines_dir)?;
-    let mut source = source_factory(&resolved, &search, &working_dir);
+    let mut source = source_factory(&resolved, &search, &working_dir, options);
     source()?;
     let started_at = chrono::Utc::now();
     let destination = match open_destination(&resolved, &search, &working_dir) {
@@ -293,11 +298,22 @@ fn open_destination(resolved: &ResolvedPipeline, search: &PluginSearch, working_
 }
 
 /// Returns a function that builds the pipeline's source afresh on each call.
-fn source_factory(resolved: &ResolvedPipeline, search: &PluginSearch, working_dir: &Path) -> SourceFactory {
+fn source_factory(resolved: &ResolvedPipeline, search: &PluginSearch, working_dir: &Path, options: &OpenOptions) -> SourceFactory {
     let resolved = resolved.clone();
     let search = search.clone();
     let working_dir = working_dir.to_path_buf();
-    Box::new(move || build_source(&resolved, &search, &working_dir))
+    let resources = options.resources.clone();
+    let max_items = options.max_items;
+    Box::new(move || {
+        let mut source = build_source(&resolved, &search, &working_dir)?;
+        if let Some(names) = &resources {
+            source = source.with_resources(names)?;
+        }
+        if let Some(rows) = max_items {
+            source = source.with_max_items(rows);
+        }
+        Ok(source)
+    })
 }
 
 fn build_source(resolved: &ResolvedPipeline, search: &PluginSearch, working_dir: &Path) -> Result<Source> {

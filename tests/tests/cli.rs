@@ -347,6 +347,23 @@ fn info_reads_working_dir() {
 }
 
 #[test]
+fn limit_and_resources_options() {
+    let project = TestProject::new(COUNTRIES_YML);
+    project.add_example_data("countries.json");
+
+    let unknown = project.dlt(&["pipeline", "countries_pipeline", "run", "--resources", "nope"]);
+
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+    assert!(stderr(&unknown).contains("no resource `nope`; its resources are: countries"), "{}", stderr(&unknown));
+    assert!(!project.data_dir().exists(), "an unknown resource created the data folder");
+
+    let limited = project.dlt(&["pipeline", "countries_pipeline", "run", "--limit", "7", "--resources", "countries"]);
+
+    assert_success(&limited);
+    assert_eq!(count_rows(&project.duckdb("warehouse.duckdb"), "world.countries"), 7);
+}
+
+#[test]
 fn replace_keeps_only_new_rows() {
     let yml = COUNTRIES_YML
         .replace("data/countries.json", "data/items.jsonl")

@@ -659,3 +659,28 @@ fn hinted_columns_follow_data_order() {
     let columns: Vec<String> = statement.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect();
     assert_eq!(columns, ["id", "name", "ts", "_dlt_load_id", "_dlt_id"]);
 }
+
+#[test]
+fn max_items_limits_rows_and_batches() {
+    let setup = Setup::new();
+    let mut pipeline = setup.pipeline(0, "transient");
+    let rows: Vec<Value> = (1..=10).map(|id| json!({"id": id})).collect();
+    let batch = || {
+        let ids: arrow::array::ArrayRef = Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3, 4]));
+        arrow::record_batch::RecordBatch::try_from_iter([("id", ids)]).unwrap()
+    };
+    let source = Source::new(
+        "limited",
+        vec![
+            Resource::from_rows("rows", rows),
+            Resource::from_batches("batches", vec![batch(), batch()]),
+        ],
+    )
+    .with_max_items(5);
+
+    pipeline.run(source).unwrap();
+
+    let connection = duckdb::Connection::open(setup.database()).unwrap();
+    assert_eq!(count_rows(&connection, "ds.rows"), 5);
+    assert_eq!(count_rows(&connection, "ds.batches"), 5);
+}

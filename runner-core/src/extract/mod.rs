@@ -17,6 +17,7 @@ pub use incremental::Incremental;
 pub(crate) use big_integers::is_large_float;
 pub(crate) use incremental::{CursorState, IncrementalSink};
 pub use resource::{ItemProducer, MergeStrategy, Resource, ResourceOutput, Source, WriteDisposition};
+pub(crate) use resource::{ItemSink, LimitSink};
 pub use crate::schema::{ContractMode, SchemaContract};
 pub(crate) use writer::{ExtractedTable, PackageWriter};
 

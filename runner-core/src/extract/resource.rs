@@ -232,6 +232,11 @@ pub struct Resource {
     /// root table as the `schema_contract` hint. `None` leaves the table's
     /// stored contract as it is (dlt's default is `evolve`).
     pub schema_contract: Option<SchemaContract>,
+    /// Rows read from the producer at most; `None` reads everything. dlt's
+    /// `add_limit` counts the items a resource yields, which are pages for
+    /// some resources. This limit always counts rows, and a record batch is
+    /// cut at the limit.
+    pub max_items: Option<u64>,
     pub(crate) producer: Box<dyn ItemProducer>,
 }
 
@@ -249,6 +254,7 @@ impl Resource {
             max_table_nesting: None,
             incremental: None,
             schema_contract: None,
+            max_items: None,
             producer,
         }
     }
@@ -315,6 +321,12 @@ impl Resource {
         self
     }
 
+    /// Reads at most `rows` rows from the producer (see [`Resource::max_items`]).
+    pub fn with_max_items(mut self, rows: u64) -> Self {
+        self.max_items = Some(rows);
+        self
+    }
+
     pub fn with_max_table_nesting(mut self, levels: u32) -> Self {
         self.max_table_nesting = Some(levels);
         self
@@ -357,5 +369,75 @@ impl Source {
             name: resource.name.clone(),
             resources: vec![resource],
         }
+    }
+
+    /// Keeps only the resources named in `names`, as dlt's
+    /// `with_resources`. A name that no resource has is a configuration
+    /// error that lists the resource names.
+    pub fn with_resources(mut self, names: &[String]) -> Result<Self> {
+        if let Some(unknown) = names.iter().find(|name| !self.resources.iter().any(|resource| &resource.name == *name)) {
+            let available: Vec<&str> = self.resources.iter().map(|resource| resource.name.as_str()).collect();
+            return Err(Error::config(format!(
+                "source `{}` has no resource `{unknown}`; its resources are: {}",
+                self.name,
+                available.join(", ")
+            )));
+        }
+        self.resources.retain(|resource| names.contains(&resource.name));
+        Ok(self)
+    }
+
+    /// Reads at most `rows` rows from each resource, as dlt's `add_limit`.
+    pub fn with_max_items(mut self, rows: u64) -> Self {
+        for resource in &mut self.resources {
+            resource.max_items = Some(rows);
+        }
+        self
+    }
+}
+
+/// Passes at most `remaining` rows on to `inner`, then stops the producer
+/// with an error that extract takes as the end of the resource, because a
+/// producer has no other way to learn that it may stop.
+pub(crate) struct LimitSink<'a> {
+    pub(crate) inner: &'a mut dyn ItemSink,
+    pub(crate) remaining: u64,
+    /// True once the sink stopped the producer.
+    pub(crate) reached: bool,
+}
+
+impl LimitSink<'_> {
+    fn take_row(&mut self) -> Result<()> {
+        if self.remaining == 0 {
+            self.reached = true;
+            return Err(Error::Internal("the resource reached its row limit".to_owned()));
+        }
+        self.remaining -= 1;
+        Ok(())
+    }
+}
+
+impl ItemSink for LimitSink<'_> {
+    fn push_row(&mut self, row: Value) -> Result<()> {
+        self.take_row()?;
+        self.inner.push_row(row)
+    }
+
+    fn push_batch(&mut self, batch: RecordBatch) -> Result<()> {
+        if self.remaining == 0 {
+            return self.take_row();
+        }
+        let rows = (batch.num_rows() as u64).min(self.remaining);
+        self.remaining -= rows;
+        self.inner.push_batch(batch.slice(0, rows as usize))
+    }
+
+    fn takes_json_text(&self) -> bool {
+        self.inner.takes_json_text()
+    }
+
+    fn push_json_text(&mut self, text: &[u8]) -> Result<()> {
+        self.take_row()?;
+        self.inner.push_json_text(text)
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::Pipeline;
 use crate::extract::{CursorState, ExtractedTable, IncrementalSink, PackageWriter, Resource, Source};
-use crate::extract::ResourceOutput;
+use crate::extract::{ItemProducer, ItemSink, LimitSink, ResourceOutput};
 use crate::load_id::new_load_id;
 use crate::schema::{Column, SCHEMA_CONTRACT_HINT, Schema, Table};
 use crate::state::PipelineState;
@@ -112,28 +112,53 @@ fn extract_resource(
                 cursor: &mut cursor,
                 skipped: 0,
             };
-            let mut output = ResourceOutput {
-                sink: &mut filter,
-                state: &mut resource_state,
-            };
-            resource.producer.produce(&mut output)?;
+            produce(&resource.name, resource.max_items, resource.producer.as_mut(), &mut filter, &mut resource_state)?;
             let skipped = filter.skipped;
             cursor.store(&mut resource_state);
             tracing::info!(resource = %resource.name, cursor = %incremental.cursor_path, skipped, "skipped rows already loaded");
         }
-        None => {
-            let mut output = ResourceOutput {
-                sink: &mut writer,
-                state: &mut resource_state,
-            };
-            resource.producer.produce(&mut output)?;
-        }
+        None => produce(&resource.name, resource.max_items, resource.producer.as_mut(), &mut writer, &mut resource_state)?,
     }
     *state.resource_state_mut(source_name, &resource.name) = resource_state;
 
     let extracted = writer.finish()?;
     tracing::debug!(resource = %resource.name, table = %extracted.table_name, rows = extracted.rows, "extracted resource");
     Ok(extracted)
+}
+
+/// Runs the resource's producer into `sink`, through a [`LimitSink`] when
+/// the resource has a row limit. The limit counts the rows the producer
+/// gives, before an incremental cursor filters them, as dlt's `add_limit`
+/// counts the items of the resource itself.
+fn produce(
+    name: &str,
+    max_items: Option<u64>,
+    producer: &mut dyn ItemProducer,
+    sink: &mut dyn ItemSink,
+    state: &mut Map<String, Value>,
+) -> Result<()> {
+    let Some(max_items) = max_items else {
+        let mut output = ResourceOutput { sink, state };
+        return producer.produce(&mut output);
+    };
+
+    let mut limited = LimitSink {
+        inner: sink,
+        remaining: max_items,
+        reached: false,
+    };
+    let mut output = ResourceOutput {
+        sink: &mut limited,
+        state,
+    };
+    match producer.produce(&mut output) {
+        // The error is the sink's own signal to stop.
+        Err(_) if limited.reached => {
+            tracing::info!(resource = %name, rows = max_items, "stopped the resource at its row limit");
+            Ok(())
+        }
+        result => result,
+    }
 }
 
 /// Rejects `merge` without key columns. dlt falls back to append there, which
