@@ -173,8 +173,8 @@ fn write_data_file(
     Ok(path)
 }
 
-/// Converts a job's Parquet file to a temporary file in `format`, next to
-/// the job file. The file is deleted when the returned handle drops.
+/// Converts a job's Parquet file to a temporary file in `format`, in the
+/// package folder. The file is deleted when the returned handle drops.
 fn convert_job_file(
     request: &LoadRequest,
     job: &LoadJob,
@@ -182,8 +182,10 @@ fn convert_job_file(
     format: LoaderFileFormat,
     compressed: bool,
 ) -> Result<tempfile::NamedTempFile, PluginError> {
+    // The package folder, above the job folders: a converted file left by a
+    // crash must not sit among the job files, which the runner lists.
     let job_file = Path::new(&job.file_path);
-    let folder = job_file.parent().unwrap_or(Path::new("."));
+    let folder = job_file.parent().and_then(Path::parent).unwrap_or(Path::new("."));
     let converted = tempfile::Builder::new()
         .prefix(&format!(".{}.", job.job_id))
         .suffix(".tmp")

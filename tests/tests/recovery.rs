@@ -245,3 +245,47 @@ fn missing_extracted_job_fails_normalize() {
     assert!(error.to_string().contains("are missing from new_jobs"), "{error}");
     assert!(package.exists(), "the extracted package stays pending");
 }
+
+#[test]
+fn hidden_temporary_file_ignored() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut pipeline = open_pipeline(folder.path());
+    pipeline.extract(items(0..5, WriteDisposition::Append)).unwrap();
+    pipeline.normalize().unwrap();
+    let package = normalized_package(folder.path());
+    // A destination plugin killed while converting a job leaves such a file.
+    fs::write(package.join("started_jobs/.items.0123456789.parquet.x1y2.tmp"), b"partial").unwrap();
+
+    pipeline.load().unwrap();
+
+    let connection = duckdb::Connection::open(folder.path().join("test.duckdb")).unwrap();
+    assert_eq!(count_rows(&connection, "ds.items"), 5);
+}
+
+#[test]
+fn unlisted_or_second_job_file_fails_load() {
+    let cases: [(&str, fn(&Path)); 3] = [
+        ("is not in the package's `job_list.json`", |package| {
+            let job = new_jobs_of(package, "items").pop().unwrap();
+            fs::copy(&job, package.join("new_jobs/items.9999999999.0.parquet")).unwrap();
+        }),
+        ("has more than one file in the package", |package| {
+            let job = new_jobs_of(package, "items").pop().unwrap();
+            let retried = job.file_name().unwrap().to_string_lossy().replace(".0.parquet", ".1.parquet");
+            fs::copy(&job, package.join("started_jobs").join(retried)).unwrap();
+        }),
+        ("lists no jobs", |package| fs::write(package.join("job_list.json"), r#"{"jobs":[]}"#).unwrap()),
+    ];
+    for (expected, damage) in cases {
+        let folder = tempfile::tempdir().unwrap();
+        let mut pipeline = open_pipeline(folder.path());
+        pipeline.extract(items(0..5, WriteDisposition::Append)).unwrap();
+        pipeline.normalize().unwrap();
+        damage(&normalized_package(folder.path()));
+
+        let error = pipeline.load().unwrap_err();
+
+        assert!(error.to_string().contains(expected), "{expected}: {error}");
+        assert!(!folder.path().join("test.duckdb").exists() || loads(folder.path()).is_empty(), "{expected}: loaded");
+    }
+}

@@ -97,6 +97,11 @@ impl LoadPackage {
             let entry = entry.map_err(|e| Error::io("list folder", &folder, e))?;
             let file_name = entry.file_name();
             let Some(file_name) = file_name.to_str() else { continue };
+            // Hidden files are temporary files of a destination plugin that
+            // a crash left behind, never jobs.
+            if file_name.starts_with('.') {
+                continue;
+            }
             match JobFileName::parse(file_name) {
                 Some(job) => jobs.push(job),
                 None => {
@@ -197,19 +202,39 @@ impl LoadPackage {
             .and_then(serde_json::Value::as_array)
             .ok_or_else(|| self.damaged(format!("`{JOB_LIST_FILE}` has no `jobs` array")))?;
 
+        let listed: HashSet<&str> = listed.iter().filter_map(serde_json::Value::as_str).collect();
+        if listed.is_empty() {
+            return Err(self.damaged(format!("`{JOB_LIST_FILE}` lists no jobs, and every package has at least one")));
+        }
+
+        // Each job is in one folder under one retry count. A second copy, or
+        // a job that the list lacks, would load its rows twice or rows that
+        // are no part of the package.
         let mut present = HashSet::new();
         for state in states {
-            present.extend(self.jobs(*state)?.iter().map(JobFileName::job_id));
+            for job in self.jobs(*state)? {
+                let job_id = job.job_id();
+                if !listed.contains(job_id.as_str()) {
+                    return Err(self.damaged(format!(
+                        "job file `{job}` in {} is not in the package's `{JOB_LIST_FILE}`; remove it",
+                        state.folder()
+                    )));
+                }
+                if !present.insert(job_id) {
+                    return Err(self.damaged(format!(
+                        "job `{}` has more than one file in the package (one is `{job}` in {}); keep one",
+                        job.job_id(),
+                        state.folder()
+                    )));
+                }
+            }
         }
-        let missing: Vec<&str> = listed
-            .iter()
-            .filter_map(serde_json::Value::as_str)
-            .filter(|job_id| !present.contains(*job_id))
-            .collect();
+
+        let mut missing: Vec<&str> = listed.iter().copied().filter(|job_id| !present.contains(*job_id)).collect();
+        missing.sort_unstable();
         let Some(first) = missing.first() else {
             return Ok(());
         };
-
         let folders: Vec<&str> = states.iter().map(|state| state.folder()).collect();
         let others = match missing.len() {
             1 => String::new(),
