@@ -202,3 +202,20 @@ fn misspelt_primary_key_fails_normalize() {
     assert!(message.contains("the rows have columns id, name"), "{message}");
     assert!(!setup.database().exists() || setup.strings("SELECT table_name FROM duckdb_tables() WHERE table_name = 'items'").is_empty());
 }
+
+#[test]
+fn fixed_primary_key_replaces_misspelt_one() {
+    let setup = Setup::new();
+    let mut pipeline = setup.pipeline();
+    let resource = |key: &str| {
+        Resource::from_rows("items", run_1())
+            .with_write_disposition(WriteDisposition::Merge)
+            .with_primary_key([key])
+    };
+    pipeline.run(Source::new("shop", vec![resource("idd")])).unwrap_err();
+    pipeline.drop_pending_packages().unwrap();
+
+    pipeline.run(Source::new("shop", vec![resource("id")])).unwrap();
+
+    assert_eq!(setup.strings(ROOTS), ["1,A", "2,B"]);
+}

@@ -215,6 +215,16 @@ fn apply_resource_hints(schema: &mut Schema, table_name: &str, resource: &Resour
         column.incremental = Some(true);
     }
 
+    // A resource's primary_key and merge_key replace the table's earlier
+    // ones, as dlt replaces such compound hints, so a misspelt key that was
+    // fixed in dlt.yml leaves the schema.
+    if !resource.primary_key.is_empty() {
+        drop_key_hint(table, &resource.primary_key, |column| &mut column.primary_key);
+    }
+    if !resource.merge_key.is_empty() {
+        drop_key_hint(table, &resource.merge_key, |column| &mut column.merge_key);
+    }
+
     for key in &resource.primary_key {
         let column_name = naming::normalize_path(key);
         let column = table
@@ -233,6 +243,24 @@ fn apply_resource_hints(schema: &mut Schema, table_name: &str, resource: &Resour
             .or_insert_with(|| hinted_column(&column_name));
         column.merge_key = Some(true);
     }
+}
+
+/// Removes a key hint from the columns of `table` that `keys` does not name.
+/// A column that only the hint created, before any value gave it a type,
+/// goes with it.
+fn drop_key_hint(table: &mut Table, keys: &[String], hint: fn(&mut Column) -> &mut Option<bool>) {
+    let keep: Vec<String> = keys.iter().map(|key| naming::normalize_path(key)).collect();
+    let mut unhinted = Vec::new();
+    for (name, column) in table.columns.iter_mut() {
+        if !keep.contains(name) && *hint(column) == Some(true) {
+            *hint(column) = None;
+            unhinted.push(name.clone());
+        }
+    }
+    table.columns.retain(|name, column| {
+        let hinted = column.primary_key == Some(true) || column.merge_key == Some(true) || column.incremental == Some(true);
+        !unhinted.contains(name) || column.data_type.is_some() || hinted
+    });
 }
 
 /// Creates a column from a resource hint, before any data gives it a type.
