@@ -84,6 +84,22 @@ impl Layout {
             ));
         }
 
+        // Files of a table are found by the text that follows its name, so
+        // with a placeholder right after it, `replace` of table `t` would
+        // also match and delete the files of table `t1`. dlt 1.31 rejects
+        // such layouts too.
+        let after_table = tokens
+            .iter()
+            .skip_while(|token| **token != Token::Placeholder("table_name"))
+            .nth(1);
+        if !matches!(after_table, Some(Token::Literal(_))) {
+            return Err(invalid(
+                "a separator such as `/` or `.` is required after {table_name}, so that one table's files are told \
+                 from those of a table whose name starts the same"
+                    .to_owned(),
+            ));
+        }
+
         if template.starts_with('/') || template.split('/').any(|segment| segment.is_empty() || segment == "..") {
             return Err(invalid(
                 "it must be a relative path without empty or `..` segments".to_owned(),
@@ -296,6 +312,15 @@ mod tests {
         assert_eq!(matched, None);
         let own = layout.match_table_file("items.1700000000.123.4687fd3045.parquet", "items", "shop");
         assert_eq!(own.as_deref(), Some("1700000000.123"));
+    }
+
+    #[test]
+    fn separator_after_table_required() {
+        for layout in ["{table_name}{load_id}.{file_id}.{ext}", "{schema_name}/{table_name}{file_id}.{load_id}.{ext}"] {
+            let error = Layout::parse(layout).expect_err(layout);
+            assert!(error.message().contains("separator"), "{layout}: {error}");
+        }
+        assert!(Layout::parse("{table_name}.{load_id}.{file_id}.{ext}").is_ok());
     }
 
     #[test]
