@@ -22,7 +22,7 @@ use arrow::datatypes::DataType as ArrowType;
 use chrono::{DateTime, NaiveTime, SecondsFormat};
 
 use super::arrow_input::{cast_in_utc, column_for};
-use super::infer::{Cell, CoerceError, Scalar, coerce, split_decimal_parts};
+use super::infer::{Cell, CoerceError, Scalar, coerce, parse_iso_datetime, split_decimal_parts};
 use crate::schema::DataType;
 
 /// Reads the text array `text` for a column of Arrow type `to`. Returns a
@@ -93,6 +93,15 @@ fn read_bool(value: &str) -> Result<bool, String> {
 /// Coerces one text as text in JSON rows is coerced and writes the result
 /// in a form that Arrow's parser reads exactly.
 fn parsable_text(data_type: DataType, value: &str) -> Result<String, String> {
+    // The coercion of JSON rows takes the date of a timestamp. Here it is
+    // written as the whole timestamp, so that the check after the cast
+    // rejects a time of day that the date would drop.
+    if data_type == DataType::Date
+        && let Some(micros) = parse_iso_datetime(value.trim(), false)
+    {
+        return parsable_text(DataType::Timestamp, &timestamp_text(micros, value)?);
+    }
+
     let cell = match coerce(data_type, &Scalar::Text(Cow::Borrowed(value))) {
         Ok(cell) => cell,
         Err(CoerceError::OutOfRange(_)) => return Err(format!("the text \"{value}\" is out of range for {data_type}")),
@@ -104,14 +113,19 @@ fn parsable_text(data_type: DataType, value: &str) -> Result<String, String> {
         // Rust writes the shortest text that reads back as the same double.
         Cell::Float(float) => float.to_string(),
         Cell::Decimal(decimal) => plain_decimal(&decimal).ok_or_else(|| format!("the text \"{value}\" is not a decimal"))?,
-        Cell::Timestamp(micros) => DateTime::from_timestamp_micros(micros)
-            .ok_or_else(|| format!("the text \"{value}\" is out of range for timestamp"))?
-            .to_rfc3339_opts(SecondsFormat::Micros, true),
+        Cell::Timestamp(micros) => timestamp_text(micros, value)?,
         Cell::Date(date) => date.format("%Y-%m-%d").to_string(),
         Cell::Time(micros) => time_text(micros).ok_or_else(|| format!("the text \"{value}\" is not a time of day"))?,
         _ => value.to_owned(),
     };
     Ok(text)
+}
+
+/// Writes a UTC timestamp of `micros` microseconds as RFC 3339 text.
+fn timestamp_text(micros: i64, value: &str) -> Result<String, String> {
+    DateTime::from_timestamp_micros(micros)
+        .map(|timestamp| timestamp.to_rfc3339_opts(SecondsFormat::Micros, true))
+        .ok_or_else(|| format!("the text \"{value}\" is out of range for timestamp"))
 }
 
 /// Writes decimal text such as `1.5e1` or `+.5` without an exponent or a

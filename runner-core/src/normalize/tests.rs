@@ -886,6 +886,18 @@ fn arrow_text_read_as_json_rows() {
 }
 
 #[test]
+fn arrow_text_time_of_day_into_date_fails() {
+    let dates = || Arc::new(Date32Array::from(vec![0])) as ArrayRef;
+    let text = |value: &str| Arc::new(StringArray::from(vec![value])) as ArrayRef;
+
+    let error = push_two(dates(), text("2020-01-01T10:20")).unwrap_err();
+
+    assert!(error.to_string().contains("would load as 2020-01-01"), "{error}");
+    let loaded = load_two(dates(), text("2020-01-02T00:00"));
+    assert_eq!(loaded.as_primitive::<arrow::datatypes::Date32Type>().values().to_vec(), [0, 18_263]);
+}
+
+#[test]
 fn arrow_text_bool_follows_json_rows() {
     let booleans = || Arc::new(BooleanArray::from(vec![true])) as ArrayRef;
     let text = |values: &[&str]| Arc::new(StringArray::from(values.to_vec())) as ArrayRef;
