@@ -298,6 +298,14 @@ fn secrets_toml_sets_credentials() {
     assert_success(&output);
     assert_eq!(count_rows(&project.duckdb("from_secrets.duckdb"), "world.countries"), 250);
     assert!(stderr(&output).contains("section is not read"), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("names no destination"), "{}", stderr(&output));
+
+    let misspelt = "[destination.warehous]\ncredentials = \"typo.duckdb\"\n";
+    std::fs::write(project.path().join(".dlt/secrets.toml"), format!("{secrets}{misspelt}")).unwrap();
+    let output = project.dlt(&["pipeline", "countries_pipeline", "info"]);
+    assert!(stderr(&output).contains("names no destination of dlt.yml"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("destination.warehous"), "{}", stderr(&output));
+    std::fs::write(project.path().join(".dlt/secrets.toml"), secrets).unwrap();
 
     let output = project.dlt_with_env(
         &["pipeline", "countries_pipeline", "run"],

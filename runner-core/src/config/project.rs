@@ -78,6 +78,7 @@ impl Project {
             .map_err(|error| not_utf8_error(error.as_bytes(), error.utf8_error(), &file))?;
         let mut project = Project::from_str(&text, &file)?;
         project.toml_settings = TomlSettings::load(&project.dir)?;
+        project.warn_unused_toml_destinations();
         Ok(project)
     }
 
@@ -101,6 +102,22 @@ impl Project {
             datasets: sections.datasets,
             toml_settings: TomlSettings::default(),
         })
+    }
+
+    /// Logs the TOML destination sections that no destination of `dlt.yml`
+    /// uses. Sections are keyed by the destination's name, not its type, and
+    /// a pipeline that names a bare type (`destination: duckdb`) uses that.
+    fn warn_unused_toml_destinations(&self) {
+        let bare_types: Vec<&str> = self.pipelines.values().map(|pipeline| pipeline.destination.as_str()).collect();
+        let is_known = |name: &str| self.destinations.contains_key(name) || bare_types.contains(&name);
+        for name in self.toml_settings.unknown_destinations(is_known) {
+            let defined: Vec<&str> = self.destinations.keys().map(String::as_str).collect();
+            tracing::warn!(
+                section = %format!("destination.{name}"),
+                destinations = %defined.join(", "),
+                "TOML section names no destination of dlt.yml, so its settings are not used; name the section after a destination key of dlt.yml"
+            );
+        }
     }
 
     /// Returns the pipeline `name`, or an error that lists the defined

@@ -79,6 +79,12 @@ impl TomlSettings {
         Ok(())
     }
 
+    /// Returns the destination names that the files set and that
+    /// `is_known` rejects, such as a misspelt name or a destination type.
+    pub(crate) fn unknown_destinations(&self, is_known: impl Fn(&str) -> bool) -> Vec<&str> {
+        self.destinations.keys().map(String::as_str).filter(|name| !is_known(name)).collect()
+    }
+
     /// Applies the settings of destination `name` over `config`, the
     /// destination's mapping from `dlt.yml`.
     pub(crate) fn apply(&self, name: &str, config: &mut Value) {

@@ -101,10 +101,18 @@ fn check_abi_version<M: RootModule>(path: &Path, kind: PluginKind, header: &LibH
 fn library_error(path: &Path, kind: PluginKind, error: LibraryError) -> PluginLoadError {
     let path = path.to_path_buf();
     match error {
-        LibraryError::OpenError { err, .. } => PluginLoadError::Open {
-            path,
-            message: err.to_string(),
-        },
+        LibraryError::OpenError { err, .. } => {
+            let mut message = err.to_string();
+            // dlopen names the missing dependency, such as `libduckdb.so`,
+            // but not where it must go.
+            if message.contains("cannot open shared object file") {
+                message.push_str(
+                    "; a library that the plugin links to is missing: copy it into the plugin's folder (the DuckDB \
+                     plugin needs the `libduckdb.so` that was built with it)",
+                );
+            }
+            PluginLoadError::Open { path, message }
+        }
         LibraryError::GetSymbolError { .. } | LibraryError::InvalidAbiHeader(_) | LibraryError::InvalidCAbi { .. } => {
             PluginLoadError::NotAPlugin { path, kind, detail: None }
         }
