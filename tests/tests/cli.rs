@@ -372,6 +372,23 @@ fn limit_and_resources_options() {
 }
 
 #[test]
+fn colliding_keys_warned_once() {
+    let yml = COUNTRIES_YML.replace("data/countries.json", "data/users.jsonl").replace("format: json", "format: jsonl");
+    let project = TestProject::new(&yml);
+    project.write_data("users.jsonl", "{\"userId\": 10, \"user_id\": 11}\n{\"userId\": 20, \"user_id\": 21}\n");
+
+    let output = project.dlt(&["pipeline", "countries_pipeline", "run"]);
+
+    assert_success(&output);
+    let warning = "two keys of a row become the same column, and only the last value is kept";
+    assert_eq!(stderr(&output).matches(warning).count(), 1, "{}", stderr(&output));
+    assert!(stderr(&output).contains("first_key=userId second_key=user_id"), "{}", stderr(&output));
+    let connection = project.duckdb("warehouse.duckdb");
+    let kept: i64 = connection.query_row("SELECT sum(user_id) FROM world.countries", [], |row| row.get(0)).unwrap();
+    assert_eq!(kept, 32, "dlt keeps the last value of each row");
+}
+
+#[test]
 fn replace_keeps_only_new_rows() {
     let yml = COUNTRIES_YML
         .replace("data/countries.json", "data/items.jsonl")

@@ -44,6 +44,9 @@ pub(crate) struct RowShape {
     /// with `_dlt_`. A row whose names all come from `seen` then needs no
     /// search for a repeated name or an existing dlt column.
     unique_names: bool,
+    /// Two keys of the row, as written, that normalize to the same name,
+    /// and that name.
+    collision: Option<(String, String, Name)>,
 }
 
 impl RowShape {
@@ -53,10 +56,42 @@ impl RowShape {
     pub(crate) fn has_unique_names(&mut self) -> bool {
         if self.changed {
             self.unique_names = names_are_unique(&self.seen);
+            self.collision = if self.unique_names { None } else { find_collision(&self.seen) };
             self.changed = false;
         }
         self.unique_names
     }
+
+    /// Returns two keys of the current row that become one column, as
+    /// computed by [`RowShape::has_unique_names`].
+    pub(crate) fn collision(&self) -> Option<&(String, String, Name)> {
+        self.collision.as_ref()
+    }
+
+    /// Drops the keys of a longer earlier row beyond the `visits` keys of
+    /// the current row, so that `seen` contains the current row's keys only.
+    pub(crate) fn end_row(&mut self, visits: usize) {
+        if self.seen.len() > visits {
+            self.seen.truncate(visits);
+            self.changed = true;
+        }
+    }
+}
+
+/// Returns the first two keys that normalize to the same name, written as
+/// `parent.key` for keys of nested objects. Quadratic, but it runs only when
+/// a table's row shape changes and its names are not unique.
+fn find_collision(seen: &[(Option<Name>, Box<str>, Name)]) -> Option<(String, String, Name)> {
+    let written = |(prefix, key, _): &(Option<Name>, Box<str>, Name)| match prefix {
+        Some(prefix) => format!("{prefix}.{key}"),
+        None => key.to_string(),
+    };
+    for (index, entry) in seen.iter().enumerate() {
+        if let Some(earlier) = seen[..index].iter().find(|earlier| earlier.2 == entry.2) {
+            return Some((written(earlier), written(entry), entry.2.clone()));
+        }
+    }
+    None
 }
 
 /// Returns true when no two names are equal and none starts with `_dlt_`.
@@ -84,6 +119,8 @@ pub(crate) struct NameCache {
     paths: foldhash::HashMap<Name, KeyMap<Name>>,
     /// Table, then path of a list in it, to the nested table's name.
     tables: KeyMap<KeyMap<Name>>,
+    /// Tables and columns whose key collision was reported.
+    collisions: foldhash::HashSet<(Box<str>, Name)>,
 }
 
 impl NameCache {
@@ -101,7 +138,14 @@ impl NameCache {
             keys: KeyMap::default(),
             paths: foldhash::HashMap::default(),
             tables: foldhash::HashMap::default(),
+            collisions: foldhash::HashSet::default(),
         }
+    }
+
+    /// Returns true the first time a key collision at column `name` of
+    /// `table` is seen.
+    pub(crate) fn first_collision(&mut self, table: &str, name: &Name) -> bool {
+        self.collisions.insert((Box::from(table), name.clone()))
     }
 
     /// Returns the normalized name of a raw key, under `prefix` when the key
@@ -196,6 +240,39 @@ fn same_prefix(a: Option<&Name>, b: Option<&Name>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Visits `keys` as one top-level row of `shape` and ends the row.
+    fn visit_row(names: &mut NameCache, shape: &mut RowShape, keys: &[&str]) {
+        for (visit, key) in keys.iter().enumerate() {
+            names.column_at(shape, visit, None, key);
+        }
+        shape.end_row(keys.len());
+    }
+
+    #[test]
+    fn colliding_keys_found() {
+        let mut names = NameCache::new();
+        let mut shape = RowShape::default();
+
+        visit_row(&mut names, &mut shape, &["id", "userId", "user_id"]);
+
+        assert!(!shape.has_unique_names());
+        let (first, second, name) = shape.collision().expect("a collision");
+        assert_eq!((first.as_str(), second.as_str(), &**name), ("userId", "user_id", "user_id"));
+    }
+
+    #[test]
+    fn longer_earlier_row_leaves_no_collision() {
+        let mut names = NameCache::new();
+        let mut shape = RowShape::default();
+        visit_row(&mut names, &mut shape, &["user_id", "userId"]);
+        assert!(!shape.has_unique_names());
+
+        visit_row(&mut names, &mut shape, &["user_id"]);
+
+        assert!(shape.has_unique_names());
+        assert!(shape.collision().is_none());
+    }
 
     #[test]
     fn nested_key_joins_parent_path() {

@@ -193,7 +193,21 @@ impl Normalizer<'_> {
 
         // Two keys can normalize to one name (`a__b` and `a: {b}`). Rows
         // whose names are known to be unique skip the search that merges them.
+        shape.end_row(visit);
         let unique_names = shape.has_unique_names();
+        if !unique_names && let Some((first, second, name)) = shape.collision() {
+            // dlt keeps the last value without a word; a warning per table
+            // and column at least says that values are dropped.
+            if self.names.first_collision(table, name) {
+                tracing::warn!(
+                    table,
+                    column = %&**name,
+                    first_key = %first,
+                    second_key = %second,
+                    "two keys of a row become the same column, and only the last value is kept; rename one of them in the input"
+                );
+            }
+        }
         self.names.put_shape(table, shape);
         if !unique_names {
             fields = merge_repeated_fields(fields);
