@@ -389,6 +389,23 @@ fn colliding_keys_warned_once() {
 }
 
 #[test]
+fn cursor_error_names_input_file() {
+    let yml = COUNTRIES_YML
+        .replace("data/countries.json", "data/*.jsonl")
+        .replace("format: json", "format: jsonl")
+        .replace("    write_disposition: append\n", "    write_disposition: append\n    incremental:\n      cursor_path: ts\n");
+    let project = TestProject::new(&yml);
+    project.write_data("a.jsonl", "{\"ts\": 1}\n");
+    project.write_data("b.jsonl", "{\"ts\": 2}\n{\"id\": 3}\n");
+
+    let output = project.dlt(&["pipeline", "countries_pipeline", "run"]);
+
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(stderr(&output).contains("row 3 of the resource"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("b.jsonl`)"), "{}", stderr(&output));
+}
+
+#[test]
 fn replace_keeps_only_new_rows() {
     let yml = COUNTRIES_YML
         .replace("data/countries.json", "data/items.jsonl")

@@ -18,6 +18,7 @@ use serde_json::{Map, Number, Value};
 use super::checked_lines;
 use super::big_integers::{BigIntegerScanner, Layout, has_large_float, is_large_float, path_of_literal};
 use super::resource::{ItemProducer, ResourceOutput};
+use crate::error::TerminalError;
 use crate::{Error, Result};
 
 /// Bytes read ahead from an input file.
@@ -168,14 +169,28 @@ impl ItemProducer for FilesReader {
         for path in self.matching_files()? {
             let format = self.format_of(&path)?;
             tracing::debug!(path = %path.display(), %format, "reading input file");
-            match format {
-                FileFormat::Json => read_json(&path, output)?,
-                FileFormat::Jsonl => read_jsonl(&path, output)?,
-                FileFormat::Csv => read_csv(&path, output)?,
-                FileFormat::Parquet => read_parquet(&path, output)?,
-            }
+            let read = match format {
+                FileFormat::Json => read_json(&path, output),
+                FileFormat::Jsonl => read_jsonl(&path, output),
+                FileFormat::Csv => read_csv(&path, output),
+                FileFormat::Parquet => read_parquet(&path, output),
+            };
+            read.map_err(|error| name_input_file(error, &path))?;
         }
         Ok(())
+    }
+}
+
+/// Adds the input file to a rejection of one of its rows, such as a row
+/// without an incremental cursor value. The rejection comes from a filter
+/// of the resource, which counts rows but does not know the file.
+fn name_input_file(error: Error, path: &Path) -> Error {
+    match error {
+        Error::Resource { resource, source } if source.is::<TerminalError>() => Error::Resource {
+            resource,
+            source: Box::new(TerminalError::new(format!("{source} (input file `{}`)", path.display()))),
+        },
+        other => other,
     }
 }
 
