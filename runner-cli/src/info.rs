@@ -1,8 +1,8 @@
 //! `dlt pipeline <name> info`: what the pipeline's working directory contains.
 //!
 //! It reads files only: no plugin is loaded, no destination is opened and no
-//! folder is created, so it is safe while another run of the pipeline holds
-//! the working directory.
+//! folder is created, so it is safe while another run of the pipeline has
+//! the working directory locked.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -48,7 +48,7 @@ pub fn print_info(project: Option<&Path>, name: &str, args: &InfoArgs) -> anyhow
 
     write_state(&mut text, &working_dir.join("state.json"));
     write_schemas(&mut text, &working_dir.join("schemas"));
-    write_packages(&mut text, &working_dir);
+    write_packages(&mut text, &working_dir)?;
     write_last_run(&mut text, &working_dir)?;
     out!("{text}");
     Ok(())
@@ -101,9 +101,9 @@ fn write_schemas(text: &mut String, folder: &Path) {
 }
 
 /// Writes the pending packages by load id and counts the loaded ones.
-fn write_packages(text: &mut String, working_dir: &Path) {
-    let extracted = folder_names(&working_dir.join("normalize/extracted"));
-    let normalized = folder_names(&working_dir.join("load/normalized"));
+fn write_packages(text: &mut String, working_dir: &Path) -> anyhow::Result<()> {
+    let extracted = folder_names(&working_dir.join("normalize/extracted"))?;
+    let normalized = folder_names(&working_dir.join("load/normalized"))?;
     if extracted.is_empty() && normalized.is_empty() {
         let _ = writeln!(text, "  pending packages   none");
     } else {
@@ -119,7 +119,7 @@ fn write_packages(text: &mut String, working_dir: &Path) {
         );
     }
 
-    let loaded = folder_names(&working_dir.join("load/loaded"));
+    let loaded = folder_names(&working_dir.join("load/loaded"))?;
     match loaded.last() {
         Some(newest) => {
             let _ = writeln!(text, "  loaded packages    {} kept, newest {newest}", loaded.len());
@@ -128,6 +128,7 @@ fn write_packages(text: &mut String, working_dir: &Path) {
             let _ = writeln!(text, "  loaded packages    none kept");
         }
     }
+    Ok(())
 }
 
 /// Writes the outcome of the last attempt from `last_trace.json`.
@@ -166,14 +167,8 @@ fn file_paths(folder: &Path) -> Vec<PathBuf> {
 
 /// Returns the sorted names of the folders in `folder`, which are load ids
 /// in the package stages.
-fn folder_names(folder: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(folder)
-        .into_iter()
-        .flatten()
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.path().is_dir())
-        .filter_map(|entry| entry.file_name().into_string().ok())
-        .collect();
+fn folder_names(folder: &Path) -> anyhow::Result<Vec<String>> {
+    let mut names = runner_core::storage::list_folders(folder)?;
     names.sort();
-    names
+    Ok(names)
 }

@@ -384,8 +384,8 @@ fn colliding_keys_warned_once() {
     assert_eq!(stderr(&output).matches(warning).count(), 1, "{}", stderr(&output));
     assert!(stderr(&output).contains("first_key=userId second_key=user_id"), "{}", stderr(&output));
     let connection = project.duckdb("warehouse.duckdb");
-    let kept: i64 = connection.query_row("SELECT sum(user_id) FROM world.countries", [], |row| row.get(0)).unwrap();
-    assert_eq!(kept, 32, "dlt keeps the last value of each row");
+    let user_id_sum: i64 = connection.query_row("SELECT sum(user_id) FROM world.countries", [], |row| row.get(0)).unwrap();
+    assert_eq!(user_id_sum, 32, "dlt keeps the last value of each row");
 }
 
 #[test]

@@ -503,14 +503,16 @@ fn incremental_without_clean_folder_skips_loaded_rows() {
     assert_eq!(count_rows(&setup.connection(), "ds.events"), 4);
 }
 
-/// A linked DuckDB destination whose `load_package` panics while `panics`
-/// is set.
-struct PanickingDestination {
+/// A DuckDB destination linked into the test, with injected faults:
+/// `load_package` panics while `panics` is set, and with `garbage_state`
+/// the stored state is no state blob.
+struct LinkedDuckDb {
     inner: Box<dyn plugin_sdk::Destination>,
     panics: Arc<std::sync::atomic::AtomicBool>,
+    garbage_state: bool,
 }
 
-impl plugin_sdk::Destination for PanickingDestination {
+impl plugin_sdk::Destination for LinkedDuckDb {
     fn load_package(&mut self, request: &plugin_sdk::protocol::LoadRequest) -> Result<plugin_sdk::protocol::LoadReport, plugin_sdk::PluginError> {
         if self.panics.load(Ordering::SeqCst) {
             panic!("linked destination bug");
@@ -519,7 +521,14 @@ impl plugin_sdk::Destination for PanickingDestination {
     }
 
     fn fetch_state(&mut self, request: &plugin_sdk::protocol::StateRequest) -> Result<Option<plugin_sdk::protocol::StoredState>, plugin_sdk::PluginError> {
-        self.inner.fetch_state(request)
+        let stored = self.inner.fetch_state(request)?;
+        if !self.garbage_state {
+            return Ok(stored);
+        }
+        Ok(stored.map(|stored| plugin_sdk::protocol::StoredState {
+            state: "garbage".to_owned(),
+            ..stored
+        }))
     }
 
     fn fetch_schema(&mut self, request: &plugin_sdk::protocol::SchemaRequest) -> Result<Option<plugin_sdk::protocol::SchemaVersion>, plugin_sdk::PluginError> {
@@ -531,27 +540,31 @@ impl plugin_sdk::Destination for PanickingDestination {
     }
 }
 
+impl Setup {
+    /// Opens a pipeline whose DuckDB destination is linked through `LinkedDuckDb`.
+    fn linked_pipeline(&self, panics: &Arc<std::sync::atomic::AtomicBool>, garbage_state: bool) -> Pipeline {
+        use plugin_sdk::DestinationFactory;
+
+        let config = duckdb_config(&self.database(), PIPELINE, self.folder.path());
+        let client = LinkedDuckDb {
+            inner: destination_duckdb::DuckDbDestinationFactory::open(&config).unwrap(),
+            panics: Arc::clone(panics),
+            garbage_state,
+        };
+        let capabilities = destination_duckdb::DuckDbDestinationFactory::capabilities();
+        let destination = DestinationHandle::new("warehouse", "duckdb", capabilities, Box::new(client));
+        let options = PipelineOptions::new(PIPELINE)
+            .with_pipelines_dir(self.folder.path().join("pipelines"))
+            .with_dataset_name("ds");
+        Pipeline::new(options, destination).unwrap()
+    }
+}
+
 #[test]
 fn linked_destination_panic_keeps_runner() {
-    use plugin_sdk::DestinationFactory;
-
     let setup = Setup::new();
-    let config = duckdb_config(&setup.database(), PIPELINE, setup.folder.path());
     let panics = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let client = PanickingDestination {
-        inner: destination_duckdb::DuckDbDestinationFactory::open(&config).unwrap(),
-        panics: Arc::clone(&panics),
-    };
-    let destination = DestinationHandle::new(
-        "warehouse",
-        "duckdb",
-        destination_duckdb::DuckDbDestinationFactory::capabilities(),
-        Box::new(client),
-    );
-    let options = PipelineOptions::new(PIPELINE)
-        .with_pipelines_dir(setup.folder.path().join("pipelines"))
-        .with_dataset_name("ds");
-    let mut runner = Runner::new(Pipeline::new(options, destination).unwrap(), RunnerOptions::default());
+    let mut runner = Runner::new(setup.linked_pipeline(&panics, false), RunnerOptions::default());
 
     let error = runner.run_blocking(rows(1..=3)).unwrap_err();
 
@@ -589,50 +602,14 @@ fn source_panic_keeps_runner() {
     assert_eq!(count_rows(&duckdb::Connection::open(setup.database()).unwrap(), "ds.numbers"), 2);
 }
 
-/// A linked DuckDB destination whose stored state is not a state blob.
-struct GarbageStateDestination(Box<dyn plugin_sdk::Destination>);
-
-impl plugin_sdk::Destination for GarbageStateDestination {
-    fn load_package(&mut self, request: &plugin_sdk::protocol::LoadRequest) -> Result<plugin_sdk::protocol::LoadReport, plugin_sdk::PluginError> {
-        self.0.load_package(request)
-    }
-
-    fn fetch_state(&mut self, request: &plugin_sdk::protocol::StateRequest) -> Result<Option<plugin_sdk::protocol::StoredState>, plugin_sdk::PluginError> {
-        let stored = self.0.fetch_state(request)?;
-        Ok(stored.map(|stored| plugin_sdk::protocol::StoredState {
-            state: "garbage".to_owned(),
-            ..stored
-        }))
-    }
-
-    fn fetch_schema(&mut self, request: &plugin_sdk::protocol::SchemaRequest) -> Result<Option<plugin_sdk::protocol::SchemaVersion>, plugin_sdk::PluginError> {
-        self.0.fetch_schema(request)
-    }
-
-    fn is_load_committed(&mut self, request: &plugin_sdk::protocol::LoadStatusRequest) -> Result<bool, plugin_sdk::PluginError> {
-        self.0.is_load_committed(request)
-    }
-}
-
 #[test]
 fn unreadable_stored_state_is_terminal() {
-    use plugin_sdk::DestinationFactory;
-
     let setup = Setup::new();
-    let config = duckdb_config(&setup.database(), PIPELINE, setup.folder.path());
-    let open = |garbage: bool| {
-        let client = destination_duckdb::DuckDbDestinationFactory::open(&config).unwrap();
-        let client: Box<dyn plugin_sdk::Destination> = if garbage { Box::new(GarbageStateDestination(client)) } else { client };
-        let destination = DestinationHandle::new("warehouse", "duckdb", destination_duckdb::DuckDbDestinationFactory::capabilities(), client);
-        let options = PipelineOptions::new(PIPELINE)
-            .with_pipelines_dir(setup.folder.path().join("pipelines"))
-            .with_dataset_name("ds");
-        Pipeline::new(options, destination).unwrap()
-    };
-    open(false).run(rows(1..=2)().unwrap()).unwrap();
+    let no_panic = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    setup.linked_pipeline(&no_panic, false).run(rows(1..=2)().unwrap()).unwrap();
     std::fs::remove_dir_all(setup.working_dir()).unwrap();
 
-    let error = open(true).sync().unwrap_err();
+    let error = setup.linked_pipeline(&no_panic, true).sync().unwrap_err();
 
     assert_eq!(error.category(), plugin_sdk::ErrorCategory::Terminal, "{error}");
     let message = error.to_string();

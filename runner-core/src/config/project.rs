@@ -110,8 +110,8 @@ impl Project {
     fn warn_unused_toml_destinations(&self) {
         let bare_types: Vec<&str> = self.pipelines.values().map(|pipeline| pipeline.destination.as_str()).collect();
         let is_known = |name: &str| self.destinations.contains_key(name) || bare_types.contains(&name);
+        let defined: Vec<&str> = self.destinations.keys().map(String::as_str).collect();
         for name in self.toml_settings.unknown_destinations(is_known) {
-            let defined: Vec<&str> = self.destinations.keys().map(String::as_str).collect();
             tracing::warn!(
                 section = %format!("destination.{name}"),
                 destinations = %defined.join(", "),

@@ -196,8 +196,8 @@ impl Normalizer<'_> {
         shape.end_row(visit);
         let unique_names = shape.has_unique_names();
         if !unique_names && let Some((first, second, name)) = shape.collision() {
-            // dlt keeps the last value without a word; a warning per table
-            // and column at least says that values are dropped.
+            // dlt keeps the last value without a word. A warning per table
+            // and column at least reports that values are dropped.
             if self.names.first_collision(table, name) {
                 tracing::warn!(
                     table,

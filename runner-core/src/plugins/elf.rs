@@ -80,8 +80,8 @@ fn read_u16(bytes: &[u8], at: usize) -> u16 {
 mod tests {
     use super::*;
 
-    /// A library of this build: the test binary's own executable is an ELF
-    /// file of the same kind.
+    /// Reads the test binary's own executable, an ELF file of the same kind
+    /// as the plugin libraries of this build.
     fn own_executable() -> Vec<u8> {
         std::fs::read(std::env::current_exe().unwrap()).unwrap()
     }

@@ -32,5 +32,5 @@ pub use job_file::JobFileName;
 pub use lock::PipelineLock;
 pub use package::{JobState, LoadPackage, PackageStage};
 pub(crate) use sync::JobFolder;
-pub use working_dir::WorkingDir;
+pub use working_dir::{WorkingDir, list_folders};
 pub(crate) use writeback::WritebackFile;

@@ -176,7 +176,9 @@ impl WorkingDir {
 }
 
 /// Lists the names of the sub-folders of `folder`; an absent folder has none.
-fn list_folders(folder: &Path) -> Result<Vec<String>> {
+/// Returns the names of the folders in `folder`, in no order; none when it
+/// does not exist.
+pub fn list_folders(folder: &Path) -> Result<Vec<String>> {
     let entries = match fs::read_dir(folder) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
